@@ -1,0 +1,71 @@
+"""The one place that knows about devices.
+
+Arrays are NumPy arrays on the CPU and CuPy arrays on an NVIDIA GPU. Every op asks
+``get_array_module(x)`` for ``xp`` and then writes ``xp.matmul``, ``xp.exp``, ... so the
+same code runs on both. CuPy is optional: without it (or without a GPU) everything runs
+on NumPy, and asking for ``"cuda"`` explicitly raises a clear error.
+"""
+import numpy as np
+
+try:  # CuPy is an optional extra: `pip install -e .[gpu]`
+    import cupy as _cupy
+except Exception:  # ImportError, or a CUDA library that fails to load
+    _cupy = None
+
+
+def gpu_available():
+    """True when CuPy is importable and sees at least one CUDA device."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def check_device(device):
+    """Validate a device name ("cpu" or "cuda"); return it."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+    if device == "cuda" and not gpu_available():
+        why = "CuPy is not installed" if _cupy is None else "CuPy sees no CUDA GPU"
+        raise RuntimeError(
+            f"device 'cuda' was requested but {why}. Install the GPU extra "
+            "(pip install -e .[gpu], choosing the cupy-cudaXXx wheel for your CUDA) "
+            "on a machine with an NVIDIA GPU, or use --device cpu.")
+    return device
+
+
+def get_array_module(*arrays):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
+    if _cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return np
+
+
+def device_of(array):
+    """"cuda" for a CuPy array, "cpu" otherwise."""
+    return "cuda" if get_array_module(array) is not np else "cpu"
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` ("cpu" or "cuda"); no copy if it is already there."""
+    check_device(device)
+    if device == "cuda":
+        return _cupy.asarray(array)
+    return to_numpy(array)
+
+
+def to_numpy(array):
+    """A NumPy array holding ``array``'s values (copied from the GPU if needed)."""
+    if get_array_module(array) is not np:
+        return _cupy.asnumpy(array)
+    return np.asarray(array)
+
+
+def synchronize(device):
+    """Wait for the GPU to finish queued work (for honest timings); no-op on the CPU."""
+    if device == "cuda":
+        _cupy.cuda.Stream.null.synchronize()

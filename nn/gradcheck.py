@@ -1,0 +1,113 @@
+"""Numerical gradient checking: the test every backward must pass."""
+import numpy as np
+
+from .backend import get_array_module, to_numpy
+from .tensor import Tensor
+
+
+def rel_error(a, b, floor=1e-8):
+    """|a - b| / max(|a| + |b|, floor), elementwise (cs231n's measure with a floor)."""
+    return np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)
+
+
+class GradcheckError(AssertionError):
+    pass
+
+
+def gradcheck(fn, inputs, eps=1e-6, tol=1e-5, seed=0, raise_on_failure=True, max_elements=None):
+    """Compare the backward of ``fn`` with centered finite differences.
+
+    fn: takes the tensors in ``inputs`` and returns one tensor. inputs: float64 tensors;
+    those with requires_grad=True are checked. A random upstream gradient u (never all
+    ones) turns the output into the scalar <fn(x), u>, whose gradient backward gives and
+    whose finite difference (f(x + eps) - f(x - eps)) / 2 eps is computed element by
+    element. max_elements: check only that many randomly chosen elements per input.
+
+    Returns a report dict; raises GradcheckError naming the worst element when the
+    relative error exceeds ``tol``.
+    """
+    rng = np.random.default_rng(seed)
+    for t in inputs:
+        if t.requires_grad and t.dtype != np.float64:
+            raise ValueError(f"gradcheck needs float64 inputs (finite differences in float32 "
+                             f"are too noisy), got {t.dtype}")
+    out = fn(*inputs)
+    xp = get_array_module(out.data)
+    upstream = xp.asarray(rng.standard_normal(out.shape))
+    for t in inputs:
+        t.grad = None
+    out.backward(upstream)
+
+    def scalar():
+        return float((fn(*inputs).data * upstream).sum())
+
+    report = {"max_rel_error": 0.0, "worst": None, "checked": 0}
+    for index, t in enumerate(inputs):
+        if not t.requires_grad:
+            continue
+        analytic = np.zeros(t.shape) if t.grad is None else to_numpy(t.grad)
+        flat = t.data.reshape(-1)  # a view: perturbing it perturbs t
+        positions = np.arange(flat.size)
+        if max_elements is not None and flat.size > max_elements:
+            positions = rng.choice(flat.size, max_elements, replace=False)
+        for pos in positions:
+            original = float(flat[pos])
+            flat[pos] = original + eps
+            plus = scalar()
+            flat[pos] = original - eps
+            minus = scalar()
+            flat[pos] = original
+            numeric = (plus - minus) / (2 * eps)
+            a = float(analytic.reshape(-1)[pos])
+            err = float(rel_error(np.float64(a), np.float64(numeric)))
+            report["checked"] += 1
+            if err > report["max_rel_error"] or report["worst"] is None:
+                report["max_rel_error"] = err
+                report["worst"] = dict(input=index, index=np.unravel_index(pos, t.shape),
+                                       analytic=a, numeric=numeric)
+    if raise_on_failure and report["max_rel_error"] > tol:
+        w = report["worst"]
+        raise GradcheckError(
+            f"gradient check failed: input {w['input']} at index {tuple(int(i) for i in w['index'])}"
+            f": backward gives {w['analytic']:.6g}, finite differences give {w['numeric']:.6g} "
+            f"(relative error {report['max_rel_error']:.2e} > tol {tol:.0e})")
+    return report
+
+
+def gradcheck_direction(fn, inputs, eps=1e-6, tol=1e-5, seed=0):
+    """The check for big blocks: one random direction d instead of every element.
+
+    Compares <grad, d> from backward with (f(x + eps d) - f(x - eps d)) / 2 eps, where
+    f = <fn(x), u> for a random upstream u. Two forward passes per check, any size.
+    """
+    rng = np.random.default_rng(seed)
+    out = fn(*inputs)
+    xp = get_array_module(out.data)
+    upstream = xp.asarray(rng.standard_normal(out.shape))
+    checked = [t for t in inputs if t.requires_grad]
+    for t in checked:
+        t.grad = None
+    out.backward(upstream)
+    directions = [xp.asarray(rng.standard_normal(t.shape)) for t in checked]
+    analytic = sum(float((t.grad * d).sum()) for t, d in zip(checked, directions)
+                   if t.grad is not None)
+    originals = [t.data.copy() for t in checked]
+
+    def f_at(step):
+        for t, x0, d in zip(checked, originals, directions):
+            t.data[...] = x0 + step * d
+        return float((fn(*inputs).data * upstream).sum())
+
+    numeric = (f_at(eps) - f_at(-eps)) / (2 * eps)
+    for t, x0 in zip(checked, originals):
+        t.data[...] = x0
+    err = float(rel_error(np.float64(analytic), np.float64(numeric)))
+    if err > tol:
+        raise GradcheckError(f"directional gradient check failed: backward gives {analytic:.8g}, "
+                             f"finite differences give {numeric:.8g} (relative error {err:.2e})")
+    return {"rel_error": err, "analytic": analytic, "numeric": numeric}
+
+
+def tensor64(array, requires_grad=True):
+    """A float64 tensor, the kind gradient checks need."""
+    return Tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad)

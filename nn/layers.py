@@ -1,0 +1,141 @@
+"""The layers pix2pix needs, with PyTorch's names, arguments and parameter shapes."""
+import math
+
+import numpy as np
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+def _default_init(weight, bias, fan_in, generator):
+    """PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (pix2pix re-inits with N(0, 0.02))."""
+    bound = 1 / math.sqrt(fan_in)
+    init.uniform_(weight, -bound, bound, generator)
+    if bias is not None:
+        init.uniform_(bias, -bound, bound, generator)
+
+
+class Conv2d(Module):
+    """x: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = (H + 2p - k) // s + 1.
+
+    weight: (out_channels, in_channels, k, k), bias: (out_channels,).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 dtype=np.float32, generator=None):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        k = kernel_size
+        self.weight = Parameter(np.empty((out_channels, in_channels, k, k), dtype=dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        _default_init(self.weight, self.bias, in_channels * k * k, generator)
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{self!r} expected input (N, {self.in_channels}, H, W), "
+                             f"got {tuple(x.shape)}")
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class ConvTranspose2d(Module):
+    """x: (N, in_channels, H, W) -> (N, out_channels, (H - 1) s - 2p + k, ...).
+
+    weight: (in_channels, out_channels, k, k) (PyTorch's layout), bias: (out_channels,).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 dtype=np.float32, generator=None):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        k = kernel_size
+        self.weight = Parameter(np.empty((in_channels, out_channels, k, k), dtype=dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        _default_init(self.weight, self.bias, out_channels * k * k, generator)
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{self!r} expected input (N, {self.in_channels}, H, W), "
+                             f"got {tuple(x.shape)}")
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    extra_repr = Conv2d.extra_repr
+
+
+class BatchNorm2d(Module):
+    """Normalise each channel of (N, C, H, W) over N, H, W; learned scale and shift.
+
+    Training: batch statistics, running statistics updated with ``momentum``.
+    Eval: the running statistics.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"{self!r} expected input (N, {self.num_features}, H, W), "
+                             f"got {tuple(x.shape)}")
+        return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
+                            self.training, self.momentum, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Dropout(Module):
+    """Zero elements with probability ``p`` while training (scaling the rest by 1/(1-p)).
+
+    generator: a ``numpy.random.Generator`` for the masks (pass one to repeat runs).
+    """
+
+    def __init__(self, p=0.5, generator=None):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p is the probability of dropping, in [0, 1); got {p}")
+        self.p = p
+        self.generator = generator if generator is not None else np.random.default_rng()
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self):
+        return f"p={self.p}"

@@ -1,0 +1,1 @@
+"""Differentiable ops: each one a small ``Function`` with a hand-written backward."""

@@ -1,0 +1,70 @@
+"""Batch normalisation over (N, H, W) for each channel of an (N, C, H, W) input."""
+from ..backend import get_array_module
+from ..tensor import Function
+
+_AXES = (0, 2, 3)  # every axis but the channel axis
+
+
+def _per_channel(v):
+    return v.reshape(1, -1, 1, 1)
+
+
+class BatchNormFunction(Function):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta.
+
+    Training: mean and (biased) var of this batch; the running statistics are updated in
+    place with ``momentum`` and the unbiased variance, as PyTorch does. Eval: the running
+    statistics. x: (N, C, H, W); gamma, beta, running_mean, running_var: (C,).
+    """
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean=None, running_var=None,
+                training=True, momentum=0.1, eps=1e-5):
+        xp = get_array_module(x)
+        if training:
+            count = x.size // x.shape[1]
+            if count < 2:
+                raise ValueError(f"batch_norm: training needs more than 1 value per channel, "
+                                 f"got input of shape {tuple(x.shape)}")
+            mean = x.mean(axis=_AXES)
+            centered = x - _per_channel(mean)
+            var = (centered * centered).mean(axis=_AXES)
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+                running_var *= 1 - momentum
+                running_var += momentum * var * (count / (count - 1))
+        else:
+            mean, var = running_mean, running_var
+            centered = x - _per_channel(mean)
+        inv_std = 1 / xp.sqrt(var + eps)
+        x_hat = centered
+        x_hat *= _per_channel(inv_std)  # in place: centered is not needed any more
+        ctx.save_for_backward(x_hat, gamma, inv_std)
+        ctx.training = training
+        return x_hat * _per_channel(gamma) + _per_channel(beta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, gamma, inv_std = ctx.saved
+        grad_beta = grad.sum(axis=_AXES)
+        grad_gamma = (grad * x_hat).sum(axis=_AXES)
+        scale = _per_channel(gamma * inv_std)
+        if ctx.training:
+            # The batch mean and variance depend on x too, which removes from the
+            # gradient its mean and its projection onto x_hat:
+            # dx = gamma/sigma * (g - mean(g) - x_hat * mean(g * x_hat)).
+            count = grad.size // grad.shape[1]
+            grad_x = grad - _per_channel(grad_beta / count)
+            grad_x -= x_hat * _per_channel(grad_gamma / count)
+            grad_x *= scale
+        else:
+            grad_x = grad * scale
+        return grad_x, grad_gamma, grad_beta, None, None
+
+
+def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=True,
+               momentum=0.1, eps=1e-5):
+    """Functional batch norm (PyTorch's argument order). Running stats are plain arrays."""
+    return BatchNormFunction.apply(x, weight, bias, running_mean, running_var,
+                                   training=training, momentum=momentum, eps=eps)

@@ -1,0 +1,46 @@
+"""Save and load state dicts as ``.npz`` files (never pickled objects)."""
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .backend import to_numpy
+
+
+def save(state_dict, path):
+    """Write {name: array or number} to ``path`` (.npz) atomically.
+
+    The file is written to a temporary name in the same folder, flushed to disk, then
+    renamed over ``path``: a crash at any moment leaves either the old file or the new one,
+    never half of one.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    arrays = {name: to_numpy(value) if hasattr(value, "shape") else np.asarray(value)
+              for name, value in state_dict.items()}
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load(path):
+    """Read a .npz written by ``save``: {name: NumPy array}. Refuses pickled objects."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise ValueError(f"{path} is not a readable .npz state dict ({e}); it may be "
+                         "truncated or from another program") from e
