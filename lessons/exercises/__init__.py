@@ -21,7 +21,7 @@ EXERCISES = {
             "lessons.exercises.ex05_batchnorm:BatchNormFunction"),
     "6.1": ("nn.ops.activations:LeakyReLU", "lessons.exercises.ex06_activations:LeakyReLU"),
     "6.2": ("nn.ops.activations:Dropout", "lessons.exercises.ex06_activations:Dropout"),
-    "7.1": ("pix2pix.models.unet:UNetBlock", "lessons.exercises.ex07_unet:UNetBlock"),
+    "7.1": ("pix2pix.models.unet:UNetUp", "lessons.exercises.ex07_unet:UNetUp"),
     "8.1": ("pix2pix.models.patchgan:receptive_field",
             "lessons.exercises.ex08_patchgan:receptive_field"),
     "9.1": ("nn.ops.losses:BCEWithLogits", "lessons.exercises.ex09_objective:BCEWithLogits"),

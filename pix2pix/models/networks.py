@@ -1,0 +1,62 @@
+"""``define_G`` / ``define_D`` with the official implementation's names, and weight init."""
+import numpy as np
+
+import nn
+from .patchgan import NLayerDiscriminator, PixelDiscriminator
+from .unet import UNet
+
+
+def init_weights(net, init_gain=0.02, generator=None):
+    """The paper's init: conv weights ~ N(0, init_gain), biases 0; BatchNorm weight ~
+    N(1, init_gain), bias 0."""
+    generator = generator if generator is not None else np.random.default_rng()
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, init_gain, generator)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, init_gain, generator)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def unet_depth(netG):
+    """"unet_256" -> 8 downsamplings (256 = 2**8); any power of two works (unet_64: 6)."""
+    try:
+        size = int(netG.split("_", 1)[1])
+    except (IndexError, ValueError):
+        size = 0
+    if not netG.startswith("unet_") or size < 4 or size & (size - 1):
+        raise ValueError(f"unknown generator {netG!r}: use unet_<size> with size a power "
+                         f"of two, e.g. unet_256 (the paper's), unet_128 or unet_64")
+    return size.bit_length() - 1
+
+
+def define_G(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True,
+             init_gain=0.02, dropout_placement="paper", skips=True, seed=0):
+    """The generator. netG: "unet_<size>". skips=False: the encoder-decoder ablation.
+
+    seed fixes the initial weights (and, separately, the dropout masks).
+    """
+    net = UNet(input_nc, output_nc, unet_depth(netG), ngf, norm, use_dropout,
+               dropout_placement, skips, dropout_generator=np.random.default_rng([seed, 1]))
+    return init_weights(net, init_gain, np.random.default_rng([seed, 0]))
+
+
+def define_D(netD="basic", input_nc=6, ndf=64, n_layers_D=3, norm="batch", init_gain=0.02,
+             seed=0):
+    """The discriminator. netD: "basic" (70x70 PatchGAN), "n_layers" (receptive field 16,
+    34, 70, 142, 286 for n_layers_D = 1..5) or "pixel" (1x1).
+
+    input_nc: 6 for a conditional D on RGB pairs, 3 for an unconditional one.
+    """
+    if netD == "basic":
+        net = NLayerDiscriminator(input_nc, ndf, 3, norm)
+    elif netD == "n_layers":
+        net = NLayerDiscriminator(input_nc, ndf, n_layers_D, norm)
+    elif netD == "pixel":
+        net = PixelDiscriminator(input_nc, ndf, norm)
+    else:
+        raise ValueError(f"unknown discriminator {netD!r}: use basic, n_layers or pixel")
+    return init_weights(net, init_gain, np.random.default_rng([seed, 2]))

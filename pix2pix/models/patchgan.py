@@ -1,0 +1,78 @@
+"""PatchGAN discriminators (paper appendix 6.1.2) and their receptive fields.
+
+A PatchGAN is a fully convolutional net: it outputs a map of logits, each one judging
+whether one patch of the input is real. The 70x70 PatchGAN maps 256x256 to 30x30.
+Module names follow the official PyTorch port ("model.0.weight", ...).
+"""
+import nn
+
+
+def _conv_norm_act(in_ch, out_ch, stride, batch_norm):
+    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(out_ch))
+    layers.append(nn.LeakyReLU(0.2))
+    return layers
+
+
+class NLayerDiscriminator(nn.Module):
+    """C64 - C128 - ... then a 1-channel conv; n_layers=3 is the 70x70 PatchGAN.
+
+    x: (N, input_nc, H, W) -> logits (N, 1, H', W'); (N, 6, 256, 256) -> (N, 1, 30, 30).
+    The first n_layers convs have stride 2 except the last of them (stride 1), as in
+    both reference codes; C64 has no norm.
+    """
+
+    def __init__(self, input_nc=6, ndf=64, n_layers=3, norm="batch"):
+        super().__init__()
+        batch_norm = norm == "batch"
+        layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        width = ndf
+        for n in range(1, n_layers + 1):
+            new_width = ndf * min(2 ** n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += _conv_norm_act(width, new_width, stride, batch_norm)
+            width = new_width
+        layers.append(nn.Conv2d(width, 1, 4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+class PixelDiscriminator(nn.Module):
+    """1x1 PatchGAN ("PixelGAN"): judges every pixel on its own colour.
+
+    x: (N, input_nc, H, W) -> logits (N, 1, H, W).
+    """
+
+    def __init__(self, input_nc=6, ndf=64, norm="batch"):
+        super().__init__()
+        batch_norm = norm == "batch"
+        layers = [nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2),
+                  nn.Conv2d(ndf, ndf * 2, 1, bias=not batch_norm)]
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(ndf * 2))
+        layers += [nn.LeakyReLU(0.2), nn.Conv2d(ndf * 2, 1, 1, bias=not batch_norm)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def conv_layers(module):
+    """(kernel_size, stride) of every Conv2d in ``module``, in forward order."""
+    return [(m.kernel_size, m.stride) for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
+def receptive_field(layers):
+    """How many input pixels (per side) one output pixel sees through a chain of convs.
+
+    layers: [(kernel_size, stride), ...] in forward order, e.g. conv_layers(D).
+    Walking back from one output pixel, each layer widens the field to
+    (field - 1) * stride + kernel_size. The 70x70 PatchGAN gives 70.
+    """
+    field = 1
+    for kernel_size, stride in reversed(list(layers)):
+        field = (field - 1) * stride + kernel_size
+    return field

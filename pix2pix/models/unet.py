@@ -1,0 +1,121 @@
+"""The U-Net generator (paper appendix 6.1.1), laid out as in the official PyTorch port.
+
+Encoder block i halves the image: LeakyReLU(0.2) -> Conv 4x4 s2 -> BatchNorm.
+Decoder block j doubles it: ReLU -> ConvTranspose 4x4 s2 -> BatchNorm [-> Dropout], then
+concatenates the encoder output of the same size (the skip). As in both reference codes,
+the activation comes *before* each conv, so a skip carries the normalised, pre-activation
+features; the first encoder conv sees the raw image, and the innermost (1x1) conv has no
+BatchNorm, which would zero a 1x1 map at batch size 1.
+"""
+import numpy as np
+
+import nn
+import nn.functional as F
+
+
+class UNetDown(nn.Module):
+    """[LeakyReLU(0.2) ->] Conv 4x4 s2 p1 [-> BatchNorm].
+
+    x: (N, in_channels, H, W) -> (N, out_channels, H/2, W/2).
+    activation=False for the first block (it sees the image), norm=False for the first
+    and the innermost block.
+    """
+
+    def __init__(self, in_channels, out_channels, norm=True, activation=True):
+        super().__init__()
+        self.activation = activation
+        self.conv = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(out_channels) if norm else None
+
+    def forward(self, x):
+        if self.activation:
+            x = F.leaky_relu(x, 0.2)
+        x = self.conv(x)
+        return self.norm(x) if self.norm is not None else x
+
+
+class UNetUp(nn.Module):
+    """ReLU -> ConvTranspose 4x4 s2 p1 [-> BatchNorm] [-> Dropout(0.5)], then cat the skip.
+
+    x: (N, in_channels, H, W), skip: (N, C_skip, 2H, 2W) or None
+    -> (N, out_channels + C_skip, 2H, 2W).
+    """
+
+    def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
+                 generator=None):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1,
+                                       bias=bias)
+        self.norm = nn.BatchNorm2d(out_channels) if norm else None
+        self.dropout = nn.Dropout(0.5, generator=generator) if dropout else None
+
+    def forward(self, x, skip=None):
+        x = self.conv(F.relu(x))
+        if self.norm is not None:
+            x = self.norm(x)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return F.cat([x, skip], dim=1) if skip is not None else x
+
+
+def dropout_blocks(num_downs, placement):
+    """Indices j of the decoder blocks that use dropout (block 0 is the innermost).
+
+    "paper": the first three decoder layers (outputs 2x2, 4x4, 8x8 for unet_256).
+    "pytorch": the official port's blocks 1 .. num_downs - 5 (outputs 4x4, 8x8, 16x16).
+    """
+    if placement == "paper":
+        return set(range(min(3, num_downs - 1)))
+    if placement == "pytorch":
+        return set(range(1, num_downs - 4))
+    raise ValueError(f"dropout placement must be 'paper' or 'pytorch', got {placement!r}")
+
+
+class UNet(nn.Module):
+    """U-Net with ``num_downs`` halvings: an image of 2**num_downs pixels reaches 1x1.
+
+    x: (N, input_nc, S, S) with S = 2**num_downs -> (N, output_nc, S, S) in [-1, 1].
+    skips=False cuts every skip: the paper's encoder-decoder ablation.
+    """
+
+    def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch",
+                 use_dropout=True, dropout_placement="paper", skips=True, dropout_generator=None):
+        super().__init__()
+        if num_downs < 2:
+            raise ValueError(f"a U-Net needs at least 2 downsamplings, got {num_downs}")
+        if norm not in ("batch", "none"):
+            raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
+        batch_norm = norm == "batch"
+        self.num_downs, self.skips = num_downs, skips
+        self.dropout_generator = (dropout_generator if dropout_generator is not None
+                                  else np.random.default_rng())
+        # Encoder widths: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (C64-C128-C256-C512-C512-...)
+        widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
+        self.down = nn.Sequential(*[
+            UNetDown(input_nc if i == 0 else widths[i - 1], widths[i],
+                     norm=batch_norm and 0 < i < num_downs - 1, activation=i > 0)
+            for i in range(num_downs)])
+        with_dropout = dropout_blocks(num_downs, dropout_placement) if use_dropout else set()
+        ups = []
+        for j in range(num_downs - 1):
+            level = num_downs - 2 - j            # the encoder block whose output we meet
+            in_ch = widths[level + 1] * (2 if (skips and j > 0) else 1)
+            ups.append(UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
+                              generator=self.dropout_generator))
+        self.up = nn.Sequential(*ups)
+        self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
+
+    def forward(self, x):
+        size = 2 ** self.num_downs
+        if x.ndim != 4 or x.shape[2] % size or x.shape[3] % size:
+            raise ValueError(f"UNet with {self.num_downs} downsamplings needs (N, C, H, W) with "
+                             f"H and W multiples of {size} (e.g. {size}x{size}), got "
+                             f"{tuple(x.shape)}")
+        skips = []
+        for block in self.down:                  # 256 -> 128 -> ... -> 1
+            x = block(x)
+            skips.append(x)
+        skips.pop()                              # the bottleneck is not a skip
+        for block in self.up:                    # 1 -> 2 -> ... -> 128
+            x = block(x, skips.pop() if self.skips else None)
+        return F.tanh(self.final(x))             # (N, output_nc, 256, 256)
