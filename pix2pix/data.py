@@ -1,0 +1,236 @@
+"""Aligned A|B image pairs (CMP Facades layout) and the paper's random jitter.
+
+Each file holds one pair side by side: left half = A (photo for facades), right half = B
+(label map). Training jitter (paper Sec. 3 / 6.2, PyTorch port): resize each half to
+load_size x load_size (bicubic), take the same random crop_size crop and the same random
+horizontal flip of both halves. Test time: resize to crop_size, no crop, no flip.
+Pixels are scaled to [-1, 1] to match the generator's Tanh output.
+"""
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+# Image.Resampling exists from Pillow 9.1; the bare constant works on every version.
+BICUBIC = getattr(Image, "Resampling", Image).BICUBIC
+
+# PIL modes holding 16-bit grey levels (16-bit PNGs open as one of these).
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+class DataError(ValueError):
+    """A dataset problem the user can fix; the message says what and how."""
+
+    def __init__(self, message, path=None, reason=None):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+def natural_key(path):
+    """Sort key that puts 2.jpg before 10.jpg."""
+    name = Path(path).name
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _bad(path, reason):
+    return DataError(f"{path}: {reason}", path=str(path), reason=reason)
+
+
+def _to_rgb(img):
+    """Convert any PIL mode we can make sense of to 8-bit RGB."""
+    if img.mode == "RGB":
+        return img.copy()  # the copy outlives the file that `with Image.open` closes
+    if img.mode in _SIXTEEN_BIT_MODES:
+        # convert("RGB") would clip 16-bit values at 255; rescale 0..65535 -> 0..255 instead.
+        grey = np.asarray(img).astype(np.float64) / 257.0
+        grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+        return Image.fromarray(np.stack([grey] * 3, axis=-1), mode="RGB")
+    if img.mode in ("P", "PA") or "transparency" in img.info:
+        # Going through RGBA avoids PIL's warning about palette transparency.
+        img = img.convert("RGBA")
+    return img.convert("RGB")  # drops alpha (RGBA, LA); expands L, 1, CMYK, ...
+
+
+def load_ab_image(path):
+    """Open one A|B file and return it as a fully decoded PIL RGB image of size (2h, h).
+
+    Raises DataError (naming the path, the reason and the fix) for empty, truncated,
+    unreadable or non-image files, directories, and images whose width is not 2 x height.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise _bad(path, "is a directory, not an image; move it out of the dataset folder")
+    if not path.is_file():
+        raise _bad(path, "file not found")
+    if path.suffix.lower() not in IMG_EXTENSIONS:
+        raise _bad(path, f"not an image file (expected {' '.join(IMG_EXTENSIONS)}); "
+                         "move it out of the dataset folder")
+    if path.stat().st_size == 0:
+        raise _bad(path, "empty file (0 bytes); re-download or delete it")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w != 2 * h:
+                raise _bad(path, f"expected an A|B pair: width = 2 x height, got {w}x{h}; "
+                                 "each file must hold the photo (left) and the label map (right)")
+            img.load()  # full decode: truncated JPEGs only fail here
+            return _to_rgb(img)
+    except DataError:
+        raise
+    except UnidentifiedImageError:
+        raise _bad(path, "not a readable image (unknown or corrupt format); replace or delete it")
+    except (OSError, SyntaxError, ValueError) as err:
+        raise _bad(path, f"corrupt or truncated image ({err}); re-download or delete it")
+
+
+# ----------------------------------------------------------------------------- scanning
+
+def _missing_folder_error(folder):
+    return DataError(
+        f"dataset folder not found: {folder}\n"
+        "Get the facades data with `python -m pix2pix.download facades` "
+        "(or `python -m pix2pix.download facades --link` to link a local copy),\n"
+        f"or put A|B images (photo left, label map right, width = 2 x height) into {folder}/",
+        path=str(folder), reason="missing folder")
+
+
+def scan_dataset(root, split, skip_bad_files=False):
+    """Check every file in root/split before training starts; return the good paths.
+
+    Returns a naturally sorted list of Path. Bad files (anything that is not a readable A|B
+    image) raise one DataError listing them all, or with skip_bad_files are left out with
+    a warning on stderr.
+    """
+    folder = Path(root) / split
+    if not folder.is_dir():
+        raise _missing_folder_error(folder)
+    entries = sorted(folder.iterdir(), key=natural_key)
+    if not entries:
+        raise DataError(f"dataset folder is empty: {folder}\n"
+                        f"Put A|B images (photo left, label map right) into {folder}/",
+                        path=str(folder), reason="empty folder")
+
+    good, bad = [], []
+    # delay=1: a bar only appears when the scan is slow enough to need one.
+    for path in tqdm(entries, desc=f"checking {folder}", unit="file", delay=1.0,
+                     disable=None, leave=False):
+        try:
+            load_ab_image(path)
+            good.append(path)
+        except DataError as err:
+            bad.append(err)
+
+    if bad:
+        listing = "\n".join(f"  {err.path}: {err.reason}" for err in bad)
+        if not skip_bad_files:
+            raise DataError(f"{len(bad)} bad file(s) in {folder}:\n{listing}\n"
+                            "Fix or remove them, or pass --skip_bad_files to train without them.",
+                            path=str(folder), reason="bad files")
+        print(f"warning: skipping {len(bad)} bad file(s) in {folder}:\n{listing}",
+              file=sys.stderr)
+    if not good:
+        raise DataError(f"no readable A|B images in {folder}", path=str(folder),
+                        reason="no good files")
+    return good
+
+
+# ----------------------------------------------------------------------------- jitter
+
+def jitter_params(rng, load_size, crop_size, no_flip=False):
+    """Draw one random jitter: crop corner (x, y) in [0, load_size - crop_size] and a flip flag."""
+    x = int(rng.integers(0, load_size - crop_size + 1))
+    y = int(rng.integers(0, load_size - crop_size + 1))
+    flip = (not no_flip) and bool(rng.random() < 0.5)
+    return x, y, flip
+
+
+def to_array(img):
+    """PIL RGB image -> (3, H, W) float32 in [-1, 1]."""
+    return (np.asarray(img, dtype=np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+
+
+def transform_half(img, size, x=0, y=0, crop_size=None, flip=False):
+    """Resize one half to size x size (bicubic), crop, flip.
+
+    Returns (3, crop_size, crop_size) float32 in [-1, 1] (crop_size defaults to size).
+    """
+    crop_size = size if crop_size is None else crop_size
+    arr = to_array(img.resize((size, size), BICUBIC))
+    arr = arr[:, y:y + crop_size, x:x + crop_size]
+    if flip:
+        arr = arr[:, :, ::-1]
+    return np.ascontiguousarray(arr)
+
+
+def split_ab(img):
+    """Split an A|B image (2w x h) into its left half A and right half B."""
+    w, h = img.size
+    half = w // 2
+    return img.crop((0, 0, half, h)), img.crop((half, 0, w, h))
+
+
+def make_pair(ab_img, direction="BtoA", train=True, load_size=286, crop_size=256,
+              no_flip=False, rng=None):
+    """Jitter an A|B image and orient it so that A is the network input.
+
+    Returns (A, B), each (3, crop_size, crop_size) float32 in [-1, 1].
+    """
+    if direction not in ("AtoB", "BtoA"):
+        raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
+    a_img, b_img = split_ab(ab_img)
+    if train:
+        rng = np.random.default_rng() if rng is None else rng
+        x, y, flip = jitter_params(rng, load_size, crop_size, no_flip)
+        # The same (x, y, flip) for both halves keeps input and target aligned.
+        a = transform_half(a_img, load_size, x, y, crop_size, flip)
+        b = transform_half(b_img, load_size, x, y, crop_size, flip)
+    else:
+        a = transform_half(a_img, crop_size)
+        b = transform_half(b_img, crop_size)
+    return (b, a) if direction == "BtoA" else (a, b)
+
+
+# ----------------------------------------------------------------------------- dataset
+
+class AlignedDataset:
+    """Folder root/split of A|B images.
+
+    get(i) returns dict(A=(3, crop, crop) float32 in [-1, 1], B=same, path=str), where A is
+    the network input after applying direction (BtoA: A = right half, B = left half).
+    """
+
+    def __init__(self, root, split="train", direction="BtoA", load_size=286, crop_size=256,
+                 no_flip=False, train=True, skip_bad_files=False):
+        if direction not in ("AtoB", "BtoA"):
+            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
+        if train and crop_size > load_size:
+            raise ValueError(f"crop_size ({crop_size}) must be <= load_size ({load_size})")
+        self.root = Path(root)
+        self.split = split
+        self.direction = direction
+        self.load_size = load_size
+        self.crop_size = crop_size
+        self.no_flip = no_flip
+        self.train = train
+        self.paths = scan_dataset(root, split, skip_bad_files)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def get(self, index, rng=None):
+        """Load item index; rng (np.random.Generator) drives the jitter when training."""
+        path = self.paths[index]
+        a, b = make_pair(load_ab_image(path), self.direction, self.train, self.load_size,
+                         self.crop_size, self.no_flip, rng)
+        return {"A": a, "B": b, "path": str(path)}
+
+    def __getitem__(self, index):
+        return self.get(index)

@@ -1,0 +1,172 @@
+"""Robustness to bad dataset folders: every file is either converted to RGB or reported."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+from pix2pix.data import AlignedDataset, DataError, load_ab_image, scan_dataset
+from pix2pix.synthetic import make_ab_image
+
+H = 32  # every good image is (2H x H)
+
+
+def noise(mode_shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, mode_shape, dtype=np.uint8)
+
+
+def jpeg_bytes(img, **kw):
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", **kw)
+    return buf.getvalue()
+
+
+# name -> writer(path); converted files must load as RGB, bad files must be reported.
+def write_good(path):
+    make_ab_image(0, size=H).save(path, quality=95)
+
+
+def write_gray(path):
+    Image.fromarray(noise((H, 2 * H), 1), mode="L").save(path)
+
+
+def write_la(path):
+    Image.fromarray(noise((H, 2 * H, 2), 2), mode="LA").save(path)
+
+
+def write_rgba(path):
+    Image.fromarray(noise((H, 2 * H, 4), 3), mode="RGBA").save(path)
+
+
+def write_palette(path):
+    make_ab_image(1, size=H).quantize(colors=16).save(path)
+
+
+def write_16bit(path):
+    grey8 = noise((H, 2 * H), 4).astype(np.uint16)
+    Image.fromarray(grey8 * 257).save(path)  # uint16 -> mode I;16 -> a 16-bit PNG
+
+
+def write_truncated(path):
+    data = jpeg_bytes(Image.fromarray(noise((128, 256, 3), 5)))
+    path.write_bytes(data[: len(data) // 2])
+
+
+def write_empty(path):
+    path.write_bytes(b"")
+
+
+def write_wrong_aspect(path):
+    Image.fromarray(noise((H, H, 3), 6)).save(path)
+
+
+def write_dir(path):
+    path.mkdir()
+
+
+def write_text(path):
+    path.write_text("this is not an image\n")
+
+
+CONVERTED = {"good.jpg": write_good, "gray.png": write_gray, "la.png": write_la,
+             "rgba.png": write_rgba, "palette.png": write_palette, "sixteen.png": write_16bit}
+# name -> (writer, words the reason must contain)
+BAD = {
+    "truncated.jpg": (write_truncated, "truncated"),
+    "zero.jpg": (write_empty, "0 bytes"),
+    "wide.jpg": (write_wrong_aspect, f"expected an A|B pair: width = 2 x height, got {H}x{H}"),
+    "x.jpg": (write_dir, "directory"),
+    "y.jpg": (write_text, "not a readable image"),
+    "README.txt": (write_text, "not an image file"),
+}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for name, write in CONVERTED.items():
+        write(folder / name)
+    for name, (write, _) in BAD.items():
+        write(folder / name)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_convertible_files_load_as_rgb(corpus, name):
+    img = load_ab_image(corpus / "train" / name)
+    assert img.mode == "RGB" and img.size == (2 * H, H)
+    ds = AlignedDataset(corpus, "train", load_size=H, crop_size=H, skip_bad_files=True)
+    item = ds.get(ds.paths.index(corpus / "train" / name), rng=np.random.default_rng(0))
+    assert item["A"].shape == item["B"].shape == (3, H, H)
+    assert item["A"].dtype == np.float32
+
+
+def test_conversions_keep_the_pixel_values(corpus):
+    folder = corpus / "train"
+    rgb = np.asarray(load_ab_image(folder / "rgba.png"))
+    np.testing.assert_array_equal(rgb, noise((H, 2 * H, 4), 3)[..., :3])  # alpha dropped
+    sixteen = np.asarray(load_ab_image(folder / "sixteen.png"))
+    for c in range(3):  # 16-bit k * 257 comes back as 8-bit k, not clipped to 255
+        np.testing.assert_array_equal(sixteen[..., c], noise((H, 2 * H), 4))
+    gray = np.asarray(load_ab_image(folder / "gray.png"))
+    np.testing.assert_array_equal(gray[..., 1], noise((H, 2 * H), 1))
+    pal = Image.open(folder / "palette.png")
+    np.testing.assert_array_equal(np.asarray(load_ab_image(folder / "palette.png")),
+                                  np.asarray(pal.convert("RGB")))
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_each_bad_file_is_rejected_with_path_and_reason(corpus, name):
+    path = corpus / "train" / name
+    with pytest.raises(DataError) as info:
+        load_ab_image(path)
+    assert str(path) in str(info.value)
+    assert BAD[name][1] in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_scan_reports_every_bad_file_in_one_error(corpus):
+    with pytest.raises(DataError) as info:
+        scan_dataset(corpus, "train")
+    message = str(info.value)
+    assert f"{len(BAD)} bad file(s)" in message
+    for name, (_, reason) in BAD.items():
+        prefix = f"  {corpus / 'train' / name}: "
+        line = next(line for line in message.splitlines() if line.startswith(prefix))
+        assert reason in line
+    for name in CONVERTED:
+        assert str(corpus / "train" / name) not in message
+    assert "--skip_bad_files" in message
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_skip_bad_files_keeps_only_the_good_ones(corpus, capsys):
+    good = scan_dataset(corpus, "train", skip_bad_files=True)
+    assert sorted(p.name for p in good) == sorted(CONVERTED)
+    err = capsys.readouterr().err
+    assert f"skipping {len(BAD)} bad file(s)" in err
+    for name in BAD:
+        assert name in err
+    ds = AlignedDataset(corpus, "train", skip_bad_files=True, load_size=36, crop_size=H)
+    assert len(ds) == len(CONVERTED)
+    with pytest.raises(DataError):
+        AlignedDataset(corpus, "train")  # the constructor scans
+
+
+def test_missing_and_empty_folders(tmp_path):
+    with pytest.raises(DataError) as info:
+        scan_dataset(tmp_path / "datasets" / "facades", "train")
+    message = str(info.value)
+    assert str(tmp_path / "datasets" / "facades" / "train") in message
+    assert "python -m pix2pix.download facades" in message
+    (tmp_path / "val").mkdir()
+    with pytest.raises(DataError, match="empty"):
+        scan_dataset(tmp_path, "val")
+
+
+def test_only_bad_files_with_skip_is_still_an_error(tmp_path, capsys):
+    (tmp_path / "train").mkdir()
+    write_empty(tmp_path / "train" / "1.jpg")
+    with pytest.raises(DataError, match="no readable"):
+        scan_dataset(tmp_path, "train", skip_bad_files=True)
