@@ -22,6 +22,9 @@ def save(state_dict, path):
               for name, value in state_dict.items()}
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a checkpoint is not secret
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()

@@ -65,6 +65,11 @@ def load_ab_image(path):
     Raises DataError (naming the path, the reason and the fix) for empty, truncated,
     unreadable or non-image files, directories, and images whose width is not 2 x height.
     """
+    return load_image(path, pair=True)
+
+
+def load_image(path, pair=False):
+    """Open one image file as a fully decoded PIL RGB image (pair=True: an A|B pair)."""
     path = Path(path)
     if path.is_dir():
         raise _bad(path, "is a directory, not an image; move it out of the dataset folder")
@@ -78,7 +83,7 @@ def load_ab_image(path):
     try:
         with Image.open(path) as img:
             w, h = img.size
-            if w != 2 * h:
+            if pair and w != 2 * h:
                 raise _bad(path, f"expected an A|B pair: width = 2 x height, got {w}x{h}; "
                                  "each file must hold the photo (left) and the label map (right)")
             img.load()  # full decode: truncated JPEGs only fail here

@@ -1,0 +1,186 @@
+"""The pix2pix model: a generator, a discriminator, their losses and one training step.
+
+One iteration is paper Sec. 3.3: a gradient step on D with its objective halved, then one
+on G with the non-saturating GAN loss plus lambda * L1.
+"""
+import contextlib
+import math
+
+import numpy as np
+
+import nn
+import nn.functional as F
+from .models import define_D, define_G
+
+GAN_MODES = ("vanilla", "lsgan", "none")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss or gradient became NaN or Inf: training cannot go on from here."""
+
+
+def gan_loss(logits, target_is_real, gan_mode="vanilla"):
+    """Mean over every patch of D's map: BCE with logits (vanilla) or least squares (lsgan).
+
+    logits: (N, 1, H', W'); the target is 1 for real, 0 for fake.
+    """
+    target = 1.0 if target_is_real else 0.0
+    if gan_mode == "vanilla":
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if gan_mode == "lsgan":
+        return F.mse_loss(logits, target)
+    raise ValueError(f"unknown gan_mode {gan_mode!r}: use vanilla or lsgan")
+
+
+@contextlib.contextmanager
+def paper_inference(G):
+    """Run G as the paper does at test time (dropout on, BatchNorm on the test batch's
+    statistics) without touching training state: running statistics are frozen
+    (momentum 0) and the dropout generator is rewound afterwards."""
+    norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
+    momenta = [m.momentum for m in norms]
+    generator = getattr(G, "dropout_generator", None)
+    saved_state = generator.bit_generator.state if generator is not None else None
+    was_training = G.training
+    G.train()
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        with nn.no_grad():
+            yield G
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        if generator is not None:
+            generator.bit_generator.state = saved_state
+        G.train(was_training)
+
+
+class Pix2Pix:
+    """G, D, their Adam optimisers and the losses, on one device.
+
+    Options (names of the official implementation): netG, netD, n_layers_D, ngf, ndf,
+    norm, no_dropout, dropout_placement, no_skips, gan_mode ("none": L1 only, no D),
+    lambda_L1, conditional_D, lr, beta1, input_nc, output_nc, seed, device.
+    """
+
+    def __init__(self, netG="unet_256", netD="basic", n_layers_D=3, ngf=64, ndf=64,
+                 norm="batch", no_dropout=False, dropout_placement="paper", no_skips=False,
+                 gan_mode="vanilla", lambda_L1=100.0, conditional_D=True, lr=2e-4, beta1=0.5,
+                 input_nc=3, output_nc=3, seed=0, device="cpu"):
+        if gan_mode not in GAN_MODES:
+            raise ValueError(f"unknown gan_mode {gan_mode!r}: use {', '.join(GAN_MODES)}")
+        if gan_mode == "none" and lambda_L1 <= 0:
+            raise ValueError("gan_mode 'none' with lambda_L1 = 0 leaves no loss to train")
+        self.device = nn.check_device(device)
+        self.gan_mode, self.lambda_L1, self.conditional_D = gan_mode, lambda_L1, conditional_D
+        self.netG = define_G(netG, input_nc, output_nc, ngf, norm, not no_dropout,
+                             dropout_placement=dropout_placement, skips=not no_skips,
+                             seed=seed).to(device)
+        self.optimizer_G = nn.Adam(self.netG.parameters(), lr=lr, betas=(beta1, 0.999))
+        self.netD = self.optimizer_D = None
+        if gan_mode != "none":
+            d_input = input_nc + output_nc if conditional_D else output_nc
+            self.netD = define_D(netD, d_input, ndf, n_layers_D, norm, seed=seed).to(device)
+            self.optimizer_D = nn.Adam(self.netD.parameters(), lr=lr, betas=(beta1, 0.999))
+
+    # --- the training step ----------------------------------------------------------------
+    def _discriminate(self, real_A, image):
+        """D's logits for (input, image) pairs, or for the image alone if unconditional."""
+        pair = F.cat([real_A, image], dim=1) if self.conditional_D else image
+        return self.netD(pair)
+
+    def set_learning_rate(self, lr):
+        for opt in (self.optimizer_G, self.optimizer_D):
+            if opt is not None:
+                opt.lr = lr
+
+    def train_step(self, real_A, real_B):
+        """One D step then one G step. real_A: input (N, 3, H, W); real_B: target.
+
+        Returns the losses as floats: G_GAN, G_L1, D_real, D_fake (the GAN terms are 0
+        with gan_mode "none").
+        """
+        real_A, real_B = self._as_tensor(real_A), self._as_tensor(real_B)
+        fake_B = self.netG(real_A)                          # (N, 3, H, W)
+        losses = {}
+
+        if self.netD is not None:
+            # D: real pairs -> 1, fake pairs -> 0; fake_B detached so G gets no gradient.
+            self.netD.requires_grad_(True)
+            loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False,
+                                   self.gan_mode)
+            loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
+            loss_D = (loss_D_fake + loss_D_real) * 0.5     # halved: slows D relative to G
+            losses["D_real"], losses["D_fake"] = loss_D_real.item(), loss_D_fake.item()
+            self._check_finite(losses)
+            self.optimizer_D.zero_grad()
+            loss_D.backward()
+            self._check_gradients(self.optimizer_D, "D")
+            self.optimizer_D.step()
+
+            # G: fool D (non-saturating: maximise log D(x, G(x))). D's weights are frozen
+            # for this pass, so backward computes no gradient for them.
+            self.netD.requires_grad_(False)
+            loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
+        else:
+            loss_G_GAN = None
+            losses["D_real"] = losses["D_fake"] = 0.0
+        loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
+        loss_G = loss_G_L1 if loss_G_GAN is None else loss_G_GAN + loss_G_L1
+        losses["G_GAN"] = loss_G_GAN.item() if loss_G_GAN is not None else 0.0
+        losses["G_L1"] = loss_G_L1.item()
+        self._check_finite(losses)
+        self.optimizer_G.zero_grad()
+        loss_G.backward()
+        self._check_gradients(self.optimizer_G, "G")
+        self.optimizer_G.step()
+        return losses
+
+    def generate(self, real_A, eval_mode=False):
+        """G(real_A) without a graph. Paper-style (dropout on, test-batch statistics) by
+        default; eval_mode=True uses running statistics and no dropout."""
+        real_A = self._as_tensor(real_A)
+        if eval_mode:
+            was_training = self.netG.training
+            self.netG.eval()
+            try:
+                with nn.no_grad():
+                    return self.netG(real_A).data
+            finally:
+                self.netG.train(was_training)
+        with paper_inference(self.netG):
+            return self.netG(real_A).data
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _as_tensor(self, array):
+        if isinstance(array, nn.Tensor):
+            return array
+        return nn.Tensor(nn.to_device(np.asarray(array, dtype=np.float32)
+                                      if self.device == "cpu" else array, self.device))
+
+    @staticmethod
+    def _check_finite(losses):
+        for name, value in losses.items():
+            if not math.isfinite(value):
+                raise NonFiniteLossError(f"loss {name} is {value}")
+
+    @staticmethod
+    def _check_gradients(optimizer, net_name):
+        # One reduction per parameter, summed on the device: a NaN or Inf anywhere shows.
+        total = sum(p.grad.sum() for p in optimizer.params if p.grad is not None)
+        if not math.isfinite(float(total)):
+            raise NonFiniteLossError(f"a gradient of {net_name} is NaN or Inf")
+
+    def networks(self):
+        """{"G": netG, "D": netD} (without D for gan_mode "none")."""
+        nets = {"G": self.netG}
+        if self.netD is not None:
+            nets["D"] = self.netD
+        return nets
+
+    def optimizers(self):
+        opts = {"G": self.optimizer_G}
+        if self.optimizer_D is not None:
+            opts["D"] = self.optimizer_D
+        return opts

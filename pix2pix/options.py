@@ -1,0 +1,142 @@
+"""Command-line options, named as in the official implementation where the concept matches.
+
+Every default is the paper's setting for facades labels -> photo. ``--preset cpu`` swaps
+in a configuration that trains in reasonable time on a laptop CPU (see README).
+"""
+import argparse
+import sys
+
+# A smaller model on smaller images: ~1/16 of the arithmetic of the paper's configuration.
+PRESETS = {
+    "paper": {},
+    "cpu": dict(load_size=143, crop_size=128, netG="unet_128", ngf=32, ndf=32,
+                n_epochs=15, n_epochs_decay=15),
+}
+
+
+def add_model_options(p):
+    g = p.add_argument_group("model")
+    g.add_argument("--netG", default="unet_256", help="unet_<size>: unet_256 (paper), unet_128 ...")
+    g.add_argument("--netD", default="basic", choices=["basic", "n_layers", "pixel"],
+                   help="basic = 70x70 PatchGAN; n_layers uses --n_layers_D; pixel = 1x1")
+    g.add_argument("--n_layers_D", type=int, default=3, help="for netD n_layers: 1..5 -> "
+                   "receptive field 16, 34, 70, 142, 286")
+    g.add_argument("--ngf", type=int, default=64, help="generator width (first conv filters)")
+    g.add_argument("--ndf", type=int, default=64, help="discriminator width")
+    g.add_argument("--norm", default="batch", choices=["batch", "none"])
+    g.add_argument("--no_dropout", action="store_true", help="no dropout in G (no noise z)")
+    g.add_argument("--dropout_placement", default="paper", choices=["paper", "pytorch"],
+                   help="paper: first three decoder layers; pytorch: the official port's")
+    g.add_argument("--no_skips", action="store_true",
+                   help="cut the U-Net skips: the paper's encoder-decoder ablation")
+    g.add_argument("--input_nc", type=int, default=3)
+    g.add_argument("--output_nc", type=int, default=3)
+
+
+def add_data_options(p):
+    g = p.add_argument_group("data")
+    g.add_argument("--dataroot", default="datasets/facades",
+                   help="folder with <split>/ subfolders of A|B images; 'synthetic' for a "
+                        "generated facade-like set that needs no download")
+    g.add_argument("--direction", default="BtoA", choices=["AtoB", "BtoA"],
+                   help="facades: BtoA = labels (right half) -> photo (left half)")
+    g.add_argument("--load_size", type=int, default=286, help="resize to this, then crop")
+    g.add_argument("--crop_size", type=int, default=256, help="random crop (test: resize)")
+    g.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
+    g.add_argument("--skip_bad_files", action="store_true",
+                   help="train without unreadable images instead of stopping")
+    g.add_argument("--max_dataset_size", type=int, default=None,
+                   help="use only the first N images (quick experiments)")
+
+
+def add_common_options(p):
+    p.add_argument("--name", default="facades_label2photo", help="run name: folder in "
+                   "--checkpoints_dir")
+    p.add_argument("--checkpoints_dir", default="checkpoints")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (needs CuPy and a GPU)")
+    p.add_argument("--seed", type=int, default=0, help="same seed + data + device = same run")
+
+
+def train_parser():
+    p = argparse.ArgumentParser(
+        description="Train pix2pix (labels -> photo on facades by default).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
+                   help="cpu: a smaller configuration for a CPU; explicit options override it")
+    add_common_options(p)
+    add_model_options(p)
+    add_data_options(p)
+    g = p.add_argument_group("training")
+    g.add_argument("--gan_mode", default="vanilla", choices=["vanilla", "lsgan", "none"],
+                   help="vanilla = BCE (paper); none = L1 only, no discriminator")
+    g.add_argument("--lambda_L1", type=float, default=100.0, help="weight of L1; 0 = cGAN only")
+    g.add_argument("--unconditional_D", action="store_true",
+                   help="D sees only the output, not the input (the paper's ablation)")
+    g.add_argument("--lr", type=float, default=0.0002)
+    g.add_argument("--beta1", type=float, default=0.5)
+    g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial lr")
+    g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to 0")
+    g.add_argument("--batch_size", type=int, default=1)
+    g.add_argument("--save_epoch_freq", type=int, default=5, help="keep G every N epochs")
+    g.add_argument("--continue_train", action="store_true", help="resume from latest.npz")
+    g.add_argument("--epoch", default="latest", help="with --continue_train: which checkpoint")
+    g.add_argument("--max_iters", type=int, default=None,
+                   help="stop after this many iterations in all (smoke tests)")
+    g.add_argument("--num_samples", type=int, default=4, help="val images in the sample grid")
+    g.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p
+
+
+def resolve_preset(parser, argv=None):
+    """Parse ``argv``; options the user did not give take the preset's value."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    opt = parser.parse_args(argv)
+    preset = PRESETS[opt.preset]
+    flags = {arg.split("=", 1)[0] for arg in (argv or [])}
+    given = {a.dest for a in parser._actions if flags.intersection(a.option_strings)}
+    for key, value in preset.items():
+        if key not in given:
+            setattr(opt, key, value)
+    return opt
+
+
+def validate(opt):
+    """Refuse impossible combinations up front, each with the fix."""
+    from .models.networks import unet_depth
+    errors = []
+    if opt.crop_size > opt.load_size:
+        errors.append(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
+                      f"set --load_size >= crop_size (the paper: 286 and 256)")
+    try:
+        depth = unet_depth(opt.netG)
+        if opt.crop_size % (2 ** depth):
+            errors.append(f"--netG {opt.netG} halves the image {depth} times, so --crop_size "
+                          f"must be a multiple of {2 ** depth}; got {opt.crop_size}. Use "
+                          f"--netG unet_{opt.crop_size} or --crop_size {2 ** depth}")
+    except ValueError as e:
+        errors.append(str(e))
+    if opt.device not in ("cpu", "cuda"):
+        errors.append(f"--device {opt.device!r} is unknown: use cpu or cuda")
+    if getattr(opt, "gan_mode", None) == "none" and getattr(opt, "lambda_L1", 1) <= 0:
+        errors.append("--gan_mode none with --lambda_L1 0 leaves nothing to train")
+    if opt.netD == "n_layers" and not 1 <= opt.n_layers_D <= 5:
+        errors.append(f"--n_layers_D must be 1..5, got {opt.n_layers_D}")
+    for name in ("batch_size", "n_epochs", "save_epoch_freq"):
+        if getattr(opt, name, 1) < (0 if name == "n_epochs" else 1):
+            errors.append(f"--{name} must be positive, got {getattr(opt, name)}")
+    if errors:
+        raise SystemExit("error: " + "\nerror: ".join(errors))
+    return opt
+
+
+def model_kwargs(opt):
+    """The Pix2Pix constructor's arguments from parsed options."""
+    return dict(netG=opt.netG, netD=opt.netD, n_layers_D=opt.n_layers_D, ngf=opt.ngf,
+                ndf=opt.ndf, norm=opt.norm, no_dropout=opt.no_dropout,
+                dropout_placement=opt.dropout_placement, no_skips=opt.no_skips,
+                gan_mode=getattr(opt, "gan_mode", "vanilla"),
+                lambda_L1=getattr(opt, "lambda_L1", 100.0),
+                conditional_D=not getattr(opt, "unconditional_D", False),
+                lr=getattr(opt, "lr", 2e-4), beta1=getattr(opt, "beta1", 0.5),
+                input_nc=opt.input_nc, output_nc=opt.output_nc, seed=opt.seed,
+                device=opt.device)

@@ -1,0 +1,250 @@
+"""The training loop behind ``python train.py``: data, model, schedule, logs, checkpoints.
+
+A run lives in <checkpoints_dir>/<name>/: latest.npz (everything needed to resume),
+epoch_<N>_net.npz (weights every --save_epoch_freq epochs), loss_log.jsonl (one line per
+iteration), loss_plot.png, samples/epoch_<N>.png, and index.html showing the latest.
+"""
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import nn
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .data import AlignedDataset, DataError
+from .loader import DataLoader
+from .model import NonFiniteLossError, Pix2Pix
+from .options import model_kwargs, resolve_preset, train_parser, validate
+from .synthetic import SyntheticFacades
+from .visualize import plot_losses, save_sample_grid, write_run_page
+
+
+class Subset:
+    """The first ``n`` items of a dataset (--max_dataset_size)."""
+
+    def __init__(self, dataset, n):
+        self.dataset, self.n = dataset, min(n, len(dataset))
+
+    def __len__(self):
+        return self.n
+
+    def get(self, index, rng=None):
+        return self.dataset.get(index, rng)
+
+
+def make_dataset(opt, split, train):
+    """The dataset of ``split`` with the options' jitter (train) or plain resize (test)."""
+    if opt.dataroot == "synthetic":
+        dataset = SyntheticFacades(n=8 if train else 4, size=opt.crop_size,
+                                   seed=opt.seed if train else opt.seed + 1,
+                                   direction=opt.direction, train=train,
+                                   load_size=opt.load_size, crop_size=opt.crop_size,
+                                   no_flip=opt.no_flip)
+    else:
+        dataset = AlignedDataset(opt.dataroot, split, opt.direction, opt.load_size,
+                                 opt.crop_size, opt.no_flip, train, opt.skip_bad_files)
+    if opt.max_dataset_size:
+        dataset = Subset(dataset, opt.max_dataset_size)
+    return dataset
+
+
+def sample_dataset(opt):
+    """Fixed images for the sample grid: the val split if there is one, else train."""
+    for split in ("val", "test", "train"):
+        if opt.dataroot == "synthetic" or (Path(opt.dataroot) / split).is_dir():
+            return make_dataset(opt, split, train=False)
+
+
+def lr_factor(epoch, n_epochs, n_epochs_decay):
+    """Official schedule: 1 for the first n_epochs, then linear decay towards 0.
+
+    epoch counts from 0; the last epoch trains at 1 / (n_epochs_decay + 1) of the lr.
+    """
+    return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
+
+
+class StopRequest:
+    """SIGINT / SIGTERM set a flag; the loop finishes the iteration, saves, and exits."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        if self.signal is not None:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\n{signal.Signals(signum).name} received: saving a checkpoint after this "
+              "iteration, then stopping (press Ctrl-C again to stop without saving)",
+              file=sys.stderr, flush=True)
+
+    def install(self):
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)
+
+
+class Trainer:
+    def __init__(self, opt):
+        self.opt = opt
+        self.run_dir = Path(opt.checkpoints_dir) / opt.name
+        self.latest = self.run_dir / "latest.npz"
+        self.log_path = self.run_dir / "loss_log.jsonl"
+        self.dataset = make_dataset(opt, "train", train=True)  # checks every file first
+        samples = sample_dataset(opt)
+        self.sample_items = [samples.get(i) for i in range(min(opt.num_samples, len(samples)))]
+        self.loader = DataLoader(self.dataset, opt.batch_size, shuffle=True, seed=opt.seed)
+        self.model = Pix2Pix(**model_kwargs(opt))
+        self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
+        self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay
+
+    # --- start or resume ----------------------------------------------------------------
+    def start(self):
+        opt = self.opt
+        if opt.continue_train:
+            path = self.run_dir / (f"{opt.epoch}.npz" if opt.epoch == "latest"
+                                   else f"epoch_{opt.epoch}.npz")
+            meta = load_checkpoint(path, self.model, options=vars(opt))
+            self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
+            self.total_iters = meta["total_iters"]
+            self._truncate_log()
+            print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
+        elif self.latest.exists():
+            raise CheckpointError(
+                f"{self.run_dir} already holds a run (latest.npz). Pass --continue_train to "
+                f"resume it, or choose another --name to start afresh.")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
+
+    def _truncate_log(self):
+        """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
+        if not self.log_path.exists():
+            return
+        lines = self.log_path.read_text().splitlines()
+        kept = [l for l in lines if l.strip() and json.loads(l)["iter"] <= self.total_iters]
+        self.log_path.write_text("".join(l + "\n" for l in kept))
+
+    # --- saving ---------------------------------------------------------------------------
+    def save(self, path=None, weights_only=False):
+        save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
+                        self.total_iters, vars(self.opt), weights_only=weights_only)
+
+    def save_pictures(self):
+        """Sample grid of the fixed images, the loss plot and the run page."""
+        rows = []
+        for item in self.sample_items:
+            fake = self.model.generate(item["A"][None])
+            rows.append((item["A"], nn.to_numpy(fake)[0], item["B"]))
+        grid = self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png"
+        save_sample_grid(rows, grid)
+        save_sample_grid(rows, self.run_dir / "samples_latest.png")
+        images = [("samples (input | output | target), epoch "
+                   f"{self.epoch}", "samples_latest.png")]
+        if self.log_path.exists() and self.log_path.stat().st_size:
+            plot_losses(self.log_path, self.run_dir / "loss_plot.png")
+            images.append(("losses", "loss_plot.png"))
+        write_run_page(self.run_dir, f"pix2pix run {self.opt.name}", images,
+                       table={"epoch": self.epoch, "iterations": self.total_iters})
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self):
+        opt, stop = self.opt, StopRequest()
+        stop.install()
+        total = self.n_epochs_total * len(self.loader)
+        if opt.max_iters:
+            total = min(total, opt.max_iters)
+        bar = tqdm(total=total, initial=min(self.total_iters, total), unit="it",
+                   disable=True if opt.no_progress else None, dynamic_ncols=True,
+                   mininterval=0.5 if sys.stderr.isatty() else 30)
+        self.estimated = False
+        if opt.max_iters and self.total_iters >= opt.max_iters:
+            print(f"already at --max_iters {opt.max_iters}: nothing to do")
+            return 0
+        try:
+            with open(self.log_path, "a") as log:
+                while self.epoch < self.n_epochs_total:
+                    if self._run_epoch(log, bar, stop):
+                        return 0
+                    self.epoch, self.epoch_iter = self.epoch + 1, 0
+                    self.save()
+                    if (self.epoch % opt.save_epoch_freq == 0
+                            or self.epoch == self.n_epochs_total):
+                        self.save(self.run_dir / f"epoch_{self.epoch}.npz", weights_only=True)
+                    self.save_pictures()
+        finally:
+            bar.close()
+        print(f"training finished: {self.total_iters} iterations; checkpoint {self.latest}")
+        return 0
+
+    def _run_epoch(self, log, bar, stop):
+        """One epoch (from epoch_iter on). Returns True when the run must stop early."""
+        opt = self.opt
+        lr = opt.lr * lr_factor(self.epoch, opt.n_epochs, opt.n_epochs_decay)
+        self.model.set_learning_rate(lr)
+        self.loader.set_epoch(self.epoch)
+        bar.set_description(f"epoch {self.epoch + 1}/{self.n_epochs_total}")
+        data_wait = self.loader.wait_seconds
+        for batch in self.loader.iter_from(self.epoch_iter):
+            t0 = time.perf_counter()
+            try:
+                losses = self.model.train_step(batch["A"], batch["B"])
+            except NonFiniteLossError as e:
+                self._report_non_finite(e)
+                raise SystemExit(1)
+            step_time = time.perf_counter() - t0
+            self.epoch_iter += 1
+            self.total_iters += 1
+            record = dict(epoch=self.epoch + 1, iter=self.total_iters, lr=lr,
+                          **{k: round(v, 6) for k, v in losses.items()},
+                          time=round(step_time, 4),
+                          data=round(self.loader.wait_seconds - data_wait, 4))
+            data_wait = self.loader.wait_seconds
+            log.write(json.dumps(record) + "\n")
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
+            self._estimate_once(step_time)
+            if stop.signal is not None or (opt.max_iters and self.total_iters >= opt.max_iters):
+                log.flush()
+                self.save()
+                why = "stopped by signal" if stop.signal is not None else "reached --max_iters"
+                print(f"\n{why}: saved {self.latest} at epoch {self.epoch + 1}, iteration "
+                      f"{self.total_iters}. Resume with the same command plus --continue_train.")
+                return True
+        log.flush()
+        return False
+
+    def _estimate_once(self, step_time):
+        """After a few iterations, say how long the whole run will take at this speed."""
+        if self.estimated or self.total_iters < 3:
+            return
+        self.estimated = True
+        remaining = self.n_epochs_total * len(self.loader) - self.total_iters
+        hours = remaining * step_time / 3600
+        tqdm.write(f"measured {step_time:.2f} s/iteration: the full schedule "
+                   f"({self.n_epochs_total} epochs x {len(self.loader)} iterations) needs "
+                   f"about {hours:.1f} h more on this {self.opt.device.upper()}.")
+        if self.opt.device == "cpu" and self.opt.preset == "paper" and hours > 5:
+            tqdm.write("That is the paper's configuration. For a run that finishes on a "
+                       "CPU, use --preset cpu (smaller images and networks; see README).")
+
+    def _report_non_finite(self, error):
+        print(f"\nerror: training diverged at epoch {self.epoch + 1}, iteration "
+              f"{self.total_iters + 1}: {error}.\nThe last good checkpoint is kept: "
+              f"{self.latest if self.latest.exists() else '(none saved yet)'}.\n"
+              "Resume it with --continue_train and a lower --lr (e.g. half), or start "
+              "again with another --seed.", file=sys.stderr)
+
+
+def main(argv=None):
+    opt = validate(resolve_preset(train_parser(), argv))
+    try:
+        nn.check_device(opt.device)
+        trainer = Trainer(opt)
+        trainer.start()
+        return trainer.run()
+    except (DataError, CheckpointError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
