@@ -32,14 +32,12 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from .checkpoint import CheckpointError  # the project's one "unreadable checkpoint" error
+
 __all__ = ["load_pth", "save_pth", "CheckpointError", "UnsafeCheckpointError"]
 
 
-class CheckpointError(ValueError):
-    """The file is not a readable torch state dict (corrupt, truncated, other format)."""
-
-
-class UnsafeCheckpointError(ValueError):
+class UnsafeCheckpointError(CheckpointError):
     """The pickle names a global that a plain state dict never needs; nothing was run."""
 
 

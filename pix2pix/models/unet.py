@@ -1,11 +1,12 @@
-"""The U-Net generator (paper appendix 6.1.1), laid out as in the official PyTorch port.
+"""The U-Net generator (paper appendix 6.1.1), as the official implementations build it.
 
-Encoder block i halves the image: LeakyReLU(0.2) -> Conv 4x4 s2 -> BatchNorm.
-Decoder block j doubles it: ReLU -> ConvTranspose 4x4 s2 -> BatchNorm [-> Dropout], then
-concatenates the encoder output of the same size (the skip). As in both reference codes,
-the activation comes *before* each conv, so a skip carries the normalised, pre-activation
-features; the first encoder conv sees the raw image, and the innermost (1x1) conv has no
-BatchNorm, which would zero a 1x1 map at batch size 1.
+Encoder block i halves the image: Conv 4x4 s2 -> BatchNorm -> LeakyReLU(0.2) (the paper's
+Ck with leaky ReLUs). Decoder block j doubles it: ReLU -> ConvTranspose 4x4 s2 ->
+BatchNorm [-> Dropout], then concatenates the encoder output of the same size (the skip).
+The first encoder conv has no BatchNorm; the innermost (1x1) conv has neither BatchNorm,
+which would zero a 1x1 map at batch size 1, nor an activation of its own: the decoder's
+ReLU follows it. (The official PyTorch port writes the leaky ReLU at the start of the next
+block, in place, so its skips carry these same activated features.)
 """
 import numpy as np
 
@@ -14,11 +15,10 @@ import nn.functional as F
 
 
 class UNetDown(nn.Module):
-    """[LeakyReLU(0.2) ->] Conv 4x4 s2 p1 [-> BatchNorm].
+    """Conv 4x4 s2 p1 [-> BatchNorm] [-> LeakyReLU(0.2)].
 
     x: (N, in_channels, H, W) -> (N, out_channels, H/2, W/2).
-    activation=False for the first block (it sees the image), norm=False for the first
-    and the innermost block.
+    norm=False for the first and the innermost block, activation=False for the innermost.
     """
 
     def __init__(self, in_channels, out_channels, norm=True, activation=True):
@@ -28,17 +28,17 @@ class UNetDown(nn.Module):
         self.norm = nn.BatchNorm2d(out_channels) if norm else None
 
     def forward(self, x):
-        if self.activation:
-            x = F.leaky_relu(x, 0.2)
         x = self.conv(x)
-        return self.norm(x) if self.norm is not None else x
+        if self.norm is not None:
+            x = self.norm(x)
+        return F.leaky_relu(x, 0.2) if self.activation else x
 
 
 class UNetUp(nn.Module):
     """ReLU -> ConvTranspose 4x4 s2 p1 [-> BatchNorm] [-> Dropout(0.5)], then cat the skip.
 
     x: (N, in_channels, H, W), skip: (N, C_skip, 2H, 2W) or None
-    -> (N, out_channels + C_skip, 2H, 2W).
+    -> (N, C_skip + out_channels, 2H, 2W): [skip, up-path] along channels.
     """
 
     def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
@@ -55,7 +55,9 @@ class UNetUp(nn.Module):
             x = self.norm(x)
         if self.dropout is not None:
             x = self.dropout(x)
-        return F.cat([x, skip], dim=1) if skip is not None else x
+        # The skip comes first in the concatenation, as in the official code (its
+        # weights depend on this channel order).
+        return F.cat([skip, x], dim=1) if skip is not None else x
 
 
 def dropout_blocks(num_downs, placement):
@@ -93,7 +95,7 @@ class UNet(nn.Module):
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
         self.down = nn.Sequential(*[
             UNetDown(input_nc if i == 0 else widths[i - 1], widths[i],
-                     norm=batch_norm and 0 < i < num_downs - 1, activation=i > 0)
+                     norm=batch_norm and 0 < i < num_downs - 1, activation=i < num_downs - 1)
             for i in range(num_downs)])
         with_dropout = dropout_blocks(num_downs, dropout_placement) if use_dropout else set()
         ups = []

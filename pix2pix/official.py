@@ -1,0 +1,164 @@
+"""Weights of the official PyTorch implementation (junyanz/pytorch-CycleGAN-and-pix2pix).
+
+Its U-Net is a nest of blocks: block d (0 = outermost) keeps its layers in a Sequential
+``model``, with the next block at index 1 (outermost) or 3 (the others). Our U-Net keeps
+the same layers in flat lists, so the names map one to one:
+
+    ours                         official (block d's prefix P_d)
+    down.{d}.conv                P_d.model.0 (d = 0) or P_d.model.1
+    down.{d}.norm                P_d.model.2
+    up.{D-1-d}.conv / .norm      P_d.model.5 / .6 (innermost: .3 / .4)
+    final.conv                   P_0.model.3
+
+with P_0 = "model", P_1 = "model.model.1", P_d = P_{d-1} + ".model.3". The PatchGAN's
+names already match ("model.0.weight", ...). PyTorch's BatchNorm also stores a
+``num_batches_tracked`` counter, which our layers do not need.
+
+    python -m pix2pix.official export --name facades_label2photo --out latest_net_G.pth
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import CheckpointError, read_checkpoint
+from .models import define_G
+from .pth import load_pth, save_pth
+
+_BN_KEYS = ("weight", "bias", "running_mean", "running_var")
+
+
+def _block_prefix(depth):
+    prefix = "model"
+    for d in range(1, depth + 1):
+        prefix += ".model.1" if d == 1 else ".model.3"
+    return prefix
+
+
+def unet_key_map(num_downs):
+    """{our key: official key} for a U-Net with ``num_downs`` levels and BatchNorm."""
+    mapping = {}
+    for d in range(num_downs):
+        p = _block_prefix(d) + ".model"
+        outermost, innermost = d == 0, d == num_downs - 1
+        mapping[f"down.{d}.conv.weight"] = f"{p}.{0 if outermost else 1}.weight"
+        if outermost:
+            mapping["final.conv.weight"] = f"{p}.3.weight"
+            mapping["final.conv.bias"] = f"{p}.3.bias"
+            continue
+        j = num_downs - 1 - d
+        up_conv, up_norm = (3, 4) if innermost else (5, 6)
+        mapping[f"up.{j}.conv.weight"] = f"{p}.{up_conv}.weight"
+        for k in _BN_KEYS:
+            mapping[f"up.{j}.norm.{k}"] = f"{p}.{up_norm}.{k}"
+            if not innermost:
+                mapping[f"down.{d}.norm.{k}"] = f"{p}.2.{k}"
+    return mapping
+
+
+def infer_unet(official_state):
+    """(num_downs, input_nc, output_nc, ngf) read off an official U-Net state dict."""
+    first = official_state.get("model.model.0.weight")
+    if first is None:
+        raise CheckpointError("not an official U-Net generator: no 'model.model.0.weight' key "
+                              "(is it a ResNet generator, or a discriminator?)")
+    num_downs = 1
+    while f"{_block_prefix(num_downs)}.model.1.weight" in official_state:
+        num_downs += 1
+    output_nc = official_state["model.model.3.weight"].shape[1]
+    return num_downs, first.shape[1], output_nc, first.shape[0]
+
+
+def official_to_ours(official_state, our_keys_shapes, key_map):
+    """Rename official arrays to our keys, checking that every key is used and every
+    shape matches; raises CheckpointError listing everything that does not fit."""
+    ours, problems = {}, []
+    used = set()
+    for our_key, shape in our_keys_shapes.items():
+        theirs = key_map.get(our_key, our_key)
+        if theirs not in official_state:
+            problems.append(f"missing {theirs} (for {our_key})")
+            continue
+        array = np.asarray(official_state[theirs])
+        if tuple(array.shape) != tuple(shape):
+            problems.append(f"{theirs}: shape {tuple(array.shape)}, expected {tuple(shape)}")
+        ours[our_key] = array
+        used.add(theirs)
+    extra = [k for k in official_state if k not in used and not k.endswith("num_batches_tracked")]
+    problems += [f"unexpected key {k}" for k in extra]
+    if problems:
+        shown = "; ".join(problems[:8]) + (f"; ... ({len(problems)} problems)"
+                                           if len(problems) > 8 else "")
+        raise CheckpointError(f"the official weights do not fit this network: {shown}")
+    return ours
+
+
+def ours_to_official(state, key_map):
+    """Our state dict renamed to official keys, with PyTorch's num_batches_tracked added."""
+    out = {}
+    for key, array in state.items():
+        official = key_map.get(key, key)
+        out[official] = np.asarray(array)
+        if official.endswith(".running_var"):
+            out[official[:-len("running_var")] + "num_batches_tracked"] = np.array(0, np.int64)
+    return out
+
+
+def load_official_generator(path, opt=None):
+    """Our UNet holding the weights of an official ``latest_net_G.pth`` (unet_<size>,
+    BatchNorm, the port's dropout placement). The architecture is read off the file."""
+    state = load_pth(path)
+    num_downs, input_nc, output_nc, ngf = infer_unet(state)
+    seed = getattr(opt, "seed", 0) if opt is not None else 0
+    G = define_G(f"unet_{2 ** num_downs}", input_nc, output_nc, ngf, "batch", True,
+                 dropout_placement="pytorch", seed=seed)
+    shapes = {k: v.shape for k, v in G.state_dict().items()}
+    try:
+        G.load_state_dict(official_to_ours(state, shapes, unet_key_map(num_downs)))
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from e
+    if opt is not None:  # the test command then resizes images for this generator
+        opt.netG, opt.ngf, opt.input_nc, opt.output_nc = (f"unet_{2 ** num_downs}", ngf,
+                                                          input_nc, output_nc)
+        opt.dropout_placement = "pytorch"
+    return G
+
+
+def export_generator(checkpoint, out):
+    """Write the G of one of our checkpoints with official names (.pth or .npz)."""
+    meta, arrays = read_checkpoint(checkpoint)
+    options = meta["options"]
+    if options.get("norm", "batch") != "batch" or options.get("no_skips"):
+        raise CheckpointError("only U-Nets with BatchNorm and skips have an official layout")
+    num_downs = int(options["netG"].split("_")[1]).bit_length() - 1
+    state = {k[2:]: v for k, v in arrays.items() if k.startswith("G.")}
+    official = ours_to_official(state, unet_key_map(num_downs))
+    if str(out).endswith(".npz"):
+        np.savez(out, **official)
+    else:
+        save_pth(official, out)
+    return official
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Export our generator with the official names.")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write G as an official latest_net_G.pth (or .npz)")
+    e.add_argument("--name", default="facades_label2photo")
+    e.add_argument("--checkpoints_dir", default="checkpoints")
+    e.add_argument("--checkpoint", default=None, help="a checkpoint file instead of --name")
+    e.add_argument("--out", required=True, help="output .pth (torch-loadable) or .npz")
+    opt = p.parse_args(argv)
+    path = opt.checkpoint or Path(opt.checkpoints_dir) / opt.name / "latest.npz"
+    try:
+        official = export_generator(path, opt.out)
+    except (CheckpointError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(official)} arrays with official names to {opt.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
