@@ -123,8 +123,11 @@ def main(argv=None):
     parser.add_argument("--link-from", default=None, help="folder to link to (implies --link)")
     args = parser.parse_args(argv)
 
+    # A local copy beside the checkout (../shared/<name>) is linked rather than downloaded.
+    shared = REPO_ROOT.parent / "shared" / args.name
+    local_copy = args.url is None and shared.is_dir() and not (Path(args.dataroot) / args.name).exists()
     try:
-        if args.link or args.link_from:
+        if args.link or args.link_from or local_copy:
             link(args.name, args.dataroot, args.link_from)
         else:
             download(args.name, args.dataroot, args.url)

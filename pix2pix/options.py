@@ -10,7 +10,7 @@ import sys
 PRESETS = {
     "paper": {},
     "cpu": dict(load_size=143, crop_size=128, netG="unet_128", ngf=32, ndf=32,
-                n_epochs=15, n_epochs_decay=15),
+                n_epochs=10, n_epochs_decay=10),
 }
 
 

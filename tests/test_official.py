@@ -72,7 +72,7 @@ def test_a_discriminator_file_is_not_taken_for_a_generator(tmp_path):
 @pytest.mark.parametrize("num_downs", [5, 6])
 def test_torch_saved_unet_matches_in_eval_and_train_mode(tmp_path, num_downs):
     torch = pytest.importorskip("torch")
-    from torch_reference import UnetGenerator, randomise_batchnorm_stats
+    from pix2pix.benchmarks.torch_peer import UnetGenerator, randomise_batchnorm_stats
     torch.manual_seed(num_downs)
     net = randomise_batchnorm_stats(UnetGenerator(3, 3, num_downs, ngf=4, use_dropout=True))
     path = tmp_path / "latest_net_G.pth"
@@ -102,7 +102,7 @@ def test_torch_saved_unet_matches_in_eval_and_train_mode(tmp_path, num_downs):
 @pytest.mark.needs_torch
 def test_torch_saved_patchgan_loads_into_ours(tmp_path):
     torch = pytest.importorskip("torch")
-    from torch_reference import NLayerDiscriminator, randomise_batchnorm_stats
+    from pix2pix.benchmarks.torch_peer import NLayerDiscriminator, randomise_batchnorm_stats
     torch.manual_seed(0)
     net = randomise_batchnorm_stats(NLayerDiscriminator(6, ndf=4)).eval()
     path = tmp_path / "latest_net_D.pth"
@@ -122,7 +122,7 @@ def test_torch_saved_patchgan_loads_into_ours(tmp_path):
 def test_exported_weights_load_into_the_official_network(tmp_path):
     """ours -> official names -> save_pth (no torch) -> torch.load + strict load_state_dict."""
     torch = pytest.importorskip("torch")
-    from torch_reference import UnetGenerator
+    from pix2pix.benchmarks.torch_peer import UnetGenerator
     from pix2pix.models import define_G
     G = define_G("unet_32", ngf=2, seed=3)
     path = tmp_path / "exported_net_G.pth"

@@ -1,8 +1,10 @@
-"""The official PyTorch port's U-Net and PatchGAN, rebuilt in torch for parity tests.
+"""The official PyTorch port's U-Net and PatchGAN, rebuilt in torch: the peer for parity
+tests and benchmarks.
 
 Written from the architecture the port documents (UnetSkipConnectionBlock, NLayer-
 Discriminator), with its in-place activations: the skip of each block therefore carries
-the leaky-ReLU-activated features. Imported only by tests that have torch.
+the leaky-ReLU-activated features. Imported only where torch is installed; the
+library never imports it.
 """
 import torch
 from torch import nn as tnn
