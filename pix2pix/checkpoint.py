@@ -51,7 +51,10 @@ def read_checkpoint(path):
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path}: train first, or check --name, "
                               f"--checkpoints_dir and --epoch")
-    arrays = nn.load(path)
+    try:
+        arrays = nn.load(path)
+    except ValueError as e:  # truncated, or not an .npz: the message names the file
+        raise CheckpointError(str(e)) from e
     if "meta" not in arrays:
         raise CheckpointError(f"{path} is not a pix2pix checkpoint of this project (no 'meta' "
                               "entry); for official PyTorch weights pass the .pth file instead")

@@ -58,9 +58,11 @@ def add_common_options(p):
 
 
 def train_parser():
+    # allow_abbrev=False: resolve_preset sees which options were given by their full names;
+    # an abbreviation (--crop 64) would be silently overridden by the preset.
     p = argparse.ArgumentParser(
         description="Train pix2pix (labels -> photo on facades by default).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, allow_abbrev=False)
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
                    help="cpu: a smaller configuration for a CPU; explicit options override it")
     add_common_options(p)

@@ -83,8 +83,12 @@ class StopRequest:
               file=sys.stderr, flush=True)
 
     def install(self):
-        signal.signal(signal.SIGINT, self)
-        signal.signal(signal.SIGTERM, self)
+        self.previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def uninstall(self):
+        """Put back the handlers install() replaced (main() may run inside a notebook)."""
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 class Trainer:
@@ -110,21 +114,32 @@ class Trainer:
             meta = load_checkpoint(path, self.model, options=vars(opt))
             self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
             self.total_iters = meta["total_iters"]
-            self._truncate_log()
             print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
         elif self.latest.exists():
             raise CheckpointError(
                 f"{self.run_dir} already holds a run (latest.npz). Pass --continue_train to "
                 f"resume it, or choose another --name to start afresh.")
+        # Also for a fresh start: a run that died before its first checkpoint left lines.
+        self._truncate_log()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        # A run killed while saving (SIGKILL, power loss) leaves nn.save's temporary file,
+        # as big as a checkpoint: remove it.
+        for stale in self.run_dir.glob(".tmp-*.npz"):
+            stale.unlink()
         (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
 
     def _truncate_log(self):
         """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
         if not self.log_path.exists():
             return
-        lines = self.log_path.read_text().splitlines()
-        kept = [l for l in lines if l.strip() and json.loads(l)["iter"] <= self.total_iters]
+        kept = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short when the process was killed
+                continue
+            if record["iter"] <= self.total_iters:
+                kept.append(line)
         self.log_path.write_text("".join(l + "\n" for l in kept))
 
     # --- saving ---------------------------------------------------------------------------
@@ -152,7 +167,9 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------
     def run(self):
         opt, stop = self.opt, StopRequest()
-        stop.install()
+        if opt.max_iters and self.total_iters >= opt.max_iters:
+            print(f"already at --max_iters {opt.max_iters}: nothing to do")
+            return 0
         total = self.n_epochs_total * len(self.loader)
         if opt.max_iters:
             total = min(total, opt.max_iters)
@@ -160,9 +177,7 @@ class Trainer:
                    disable=True if opt.no_progress else None, dynamic_ncols=True,
                    mininterval=0.5 if sys.stderr.isatty() else 30)
         self.estimated = False
-        if opt.max_iters and self.total_iters >= opt.max_iters:
-            print(f"already at --max_iters {opt.max_iters}: nothing to do")
-            return 0
+        stop.install()
         try:
             with open(self.log_path, "a") as log:
                 while self.epoch < self.n_epochs_total:
@@ -176,6 +191,7 @@ class Trainer:
                     self.save_pictures()
         finally:
             bar.close()
+            stop.uninstall()
         print(f"training finished: {self.total_iters} iterations; checkpoint {self.latest}")
         return 0
 
