@@ -104,15 +104,16 @@ def run(opt):
     items = list(input_items(opt))
     mode = "eval mode" if opt.eval else "paper-style (dropout on, test-batch statistics)"
     print(f"generator: {source}; {len(items)} images; {mode}")
-    G.eval() if opt.eval else G.train()
-    for item in tqdm(items, unit="img", disable=None):
-        x = nn.Tensor(nn.to_device(item["A"][None], opt.device))
-        if opt.eval:
-            with nn.no_grad():
-                fake = nn.to_numpy(G(x).data)[0]
-        else:
-            with paper_inference(G):
-                fake = nn.to_numpy(G(x).data)[0]
+    # One inference context for the whole loop, so every image gets its own dropout noise.
+    if opt.eval:
+        G.eval()
+        context = nn.no_grad()
+    else:
+        context = paper_inference(G)
+    with context:
+        fakes = [nn.to_numpy(G(nn.Tensor(nn.to_device(item["A"][None], opt.device))).data)[0]
+                 for item in tqdm(items, unit="img", disable=None)]
+    for item, fake in zip(items, fakes):
         row = {"name": item["name"]}
         for key, image in (("input", item["A"]), ("output", fake), ("target", item["B"])):
             if image is not None:

@@ -148,3 +148,20 @@ def test_generate_during_training_does_not_change_the_next_step():
     a.generate(x), a.generate(x, eval_mode=True)
     assert a.netG.training
     assert a.train_step(x, x) == b.train_step(x, x)
+
+
+def test_each_image_gets_its_own_dropout_noise(workspace, tmp_path):
+    """The same input twice: the paper's mode draws new dropout masks per image (different
+    outputs); eval mode has no noise (identical outputs)."""
+    inputs = tmp_path / "twins"
+    inputs.mkdir()
+    labels = make_ab_image(0, size=32).crop((32, 0, 64, 32))
+    labels.save(inputs / "a.png")
+    labels.save(inputs / "b.png")
+    for flag, same in ((), False), (("--eval",), True):
+        results = tmp_path / f"results{len(flag)}"
+        code, out = run_test(workspace, results, "--input_dir", str(inputs), *flag)
+        assert code == 0
+        images = out / "twins_latest" / "images"
+        a, b = read_png(images / "a_output.png"), read_png(images / "b_output.png")
+        assert np.array_equal(a, b) == same
