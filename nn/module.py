@@ -32,6 +32,8 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                "before assigning attributes")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            return self.register_buffer(name, value)  # an array stays a buffer, as in PyTorch
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):

@@ -83,6 +83,7 @@ def binary_cross_entropy_with_logits(input, target):
 
 
 def l1_loss(input, target):
+    target = _target_like(target, input)
     _same_shape("l1_loss", input, target)
     return L1Loss.apply(input, target)
 
