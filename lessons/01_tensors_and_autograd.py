@@ -1,0 +1,291 @@
+"""Lesson 1: tensors and reverse-mode automatic differentiation (the tape).
+
+pix2pix is trained by gradient descent (paper Sec. 3.3: "we alternate between one gradient
+descent step on D, then one step on G"). Every one of those steps needs the gradient of a
+loss with respect to millions of weights, and ``nn`` computes it the way PyTorch does:
+each op records itself on a graph while the forward pass runs, and ``loss.backward()``
+walks that graph from the loss back to the weights.
+
+What you will see:
+  1. a Tensor, and the graph that ops record behind it;
+  2. the tape: a topological order of that graph, walked backwards;
+  3. why a tensor used twice must receive the SUM of its gradients (the U-Net skip
+     connection, and D applied to real and to fake pairs, both rely on it);
+  4. how to write your own op as a ``Function`` with ``forward`` and ``backward``.
+
+Run:  python lessons/01_tensors_and_autograd.py      (add --fast for a quick pass)
+"""
+# %%
+import sys
+from pathlib import Path
+
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
+    HERE = Path.cwd() if (Path.cwd() / "common.py").exists() else Path.cwd() / "lessons"
+sys.path.insert(0, str(HERE))
+from common import FAST, list_pictures, save_figure  # noqa: E402  (also puts nn on the path)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import nn  # noqa: E402
+import nn.functional as F  # noqa: E402
+from nn.tensor import _topological_order  # noqa: E402  (private: we only look at it)
+
+LESSON = "01_tensors_and_autograd"
+np.set_printoptions(precision=4, suppress=True)
+
+# %% [markdown]
+# ## 1. A tensor is an array plus bookkeeping
+#
+# ``nn.Tensor`` wraps a NumPy array (``.data``). With ``requires_grad=True`` it is a *leaf*
+# whose gradient we want. Every op applied to it returns a new tensor that remembers the op
+# (``_op``) and its inputs (``_parents``): that is the graph.
+
+# %%
+x = nn.Tensor(np.array(2.0), requires_grad=True)    # a leaf, float64 (arrays keep their dtype)
+y = nn.Tensor(np.array(-3.0), requires_grad=True)   # a second leaf
+u = x * y                                           # Mul records (x, y)
+print("u =", u, " value", u.item(), " made by", u._op.__name__, " is_leaf:", u.is_leaf)
+
+# %% [markdown]
+# ## 2. A tiny graph where one tensor is used twice
+#
+#     u = x * y          x = 2, y = -3
+#     v = u + x          <- x is used a second time
+#     L = v * v
+#
+# So L = (xy + x)^2 = 16, and by the chain rule
+#
+#     dL/dv = 2v                       = -8
+#     dL/du = dL/dv * 1                = -8
+#     dL/dy = dL/du * x                = -16
+#     dL/dx = dL/du * y  +  dL/dv * 1  = 24 + (-8) = 16     <- one term per use of x
+
+# %%
+def build_graph(x_value=2.0, y_value=-3.0):
+    """The graph above, on fresh float64 leaves. Returns every tensor by name."""
+    x = nn.Tensor(np.array(x_value), requires_grad=True)
+    y = nn.Tensor(np.array(y_value), requires_grad=True)
+    u = x * y
+    v = u + x
+    L = v * v
+    return dict(x=x, y=y, u=u, v=v, L=L)
+
+
+g = build_graph()  # try it
+print({name: t.item() for name, t in g.items()})
+
+# %% [markdown]
+# ## 3. The tape is a topological order
+#
+# ``backward`` needs every node *after* all the nodes that use it, counted from the loss:
+# a node may push its gradient to its inputs only once every use of it has reported. A
+# depth-first search from the loss gives an order where each node comes after its inputs;
+# backward walks it in reverse.
+
+# %%
+names = {id(t): name for name, t in g.items()}
+order = _topological_order(g["L"])
+print("topological order (inputs first):", [names[id(t)] for t in order])
+print("backward visits:                  ", [names[id(t)] for t in reversed(order)])
+
+# %% [markdown]
+# ## 4. Walk backward by hand, then let ``.backward()`` do it
+#
+# We keep a "pending" gradient for every node. Visiting a node, we ask its op for the
+# gradients of its inputs (Mul: ``(grad * b, grad * a)``, Add: ``(grad, grad)``) and
+# **add** them to the inputs' pending gradients. That ``+=`` is the whole trick.
+
+# %%
+def backward_by_hand(g, accumulate=True):
+    """The tape for our 3-op graph, written out. accumulate=False overwrites instead of
+    adding (the bug early tinygrad had)."""
+    x, y, u, v = (g[k].item() for k in "xyuv")
+    grad = {"L": 1.0}
+    steps = [("L", [("v", lambda d: d * v), ("v", lambda d: d * v)]),  # L = v * v: Mul(v, v)
+             ("v", [("u", lambda d: d), ("x", lambda d: d)]),             # v = u + x
+             ("u", [("x", lambda d: d * y), ("y", lambda d: d * x)])]     # u = x * y
+    for node, inputs in steps:
+        for name, local in inputs:
+            contribution = local(grad[node])
+            if accumulate and name in grad:
+                grad[name] += contribution
+            else:
+                grad[name] = contribution
+            sign = "+=" if accumulate else " ="
+            print(f"  at {node}: dL/d{name} {sign} {contribution:6.1f}  -> {grad[name]:6.1f}")
+    return grad
+
+
+print("by hand, adding:")
+hand = backward_by_hand(g)
+g["L"].backward()
+print("by .backward():  dL/dx =", g["x"].grad, " dL/dy =", g["y"].grad)
+assert np.isclose(g["x"].grad, hand["x"]) and np.isclose(g["y"].grad, hand["y"])
+
+# `v * v` uses v twice as well: Mul returns one gradient per input, v each, 2v in total.
+print("\nby hand, overwriting instead of adding:")
+wrong = backward_by_hand(build_graph(), accumulate=False)
+
+# The final judge is the definition of a derivative (lesson 2 makes this rigorous):
+h = 1e-6
+L_of_x = lambda xv: build_graph(x_value=xv)["L"].item()  # noqa: E731
+numeric = (L_of_x(2 + h) - L_of_x(2 - h)) / (2 * h)
+print(f"\ndL/dx: adding {hand['x']:.1f}, overwriting {wrong['x']:.1f}, "
+      f"finite differences {numeric:.4f}")
+
+# %% [markdown]
+# ## 5. Picture: the graph, forward values and backward gradients
+
+# %%
+def draw_graph(g):
+    """Boxes for tensors, arrows for ops; black = value, red = gradient dL/d(node)."""
+    pos = {"x": (0, 2), "y": (0, 0), "u": (2, 1), "v": (4, 2), "L": (6, 2)}
+    edges = [("x", "u", "*"), ("y", "u", "*"), ("u", "v", "+"), ("x", "v", "+"),
+             ("v", "L", "v*v")]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for a, b, op in edges:
+        (xa, ya), (xb, yb) = pos[a], pos[b]
+        ax.annotate("", xy=(xb - 0.5, yb), xytext=(xa + 0.5, ya),
+                    arrowprops=dict(arrowstyle="->", lw=1.5,
+                                    color="tab:orange" if a == "x" else "0.3"))
+        ax.text((xa + xb) / 2, (ya + yb) / 2 + 0.15, op, ha="center", fontsize=10, color="0.3")
+    for name, (px, py) in pos.items():
+        t = g[name]
+        grad = t.grad if t.is_leaf else hand[name]  # backward keeps only leaves' gradients
+        ax.add_patch(plt.Rectangle((px - 0.5, py - 0.4), 1.0, 0.8, fc="white", ec="k"))
+        ax.text(px, py + 0.12, f"{name} = {t.item():g}", ha="center", fontsize=11)
+        label = f"dL/d{name} = {float(grad):g}"
+        ax.text(px, py - 0.22, label, ha="center", fontsize=9, color="tab:red")
+    ax.text(0, 2.75, "x is used twice (orange):\nits gradient is 24 + (-8) = 16",
+            ha="left", fontsize=9, color="tab:orange")
+    ax.set_xlim(-0.7, 6.7)
+    ax.set_ylim(-0.7, 3.3)
+    ax.axis("off")
+    ax.set_title("L = (x*y + x)^2: forward values (black), gradients from backward (red)")
+    return fig
+
+
+save_figure(draw_graph(g), LESSON, "computation_graph")  # try it
+
+# %% [markdown]
+# ## 6. Leaf gradients also accumulate across ``backward()`` calls
+#
+# The same rule holds between calls: ``backward`` adds into ``leaf.grad``. pix2pix's D sees
+# a real pair and a fake pair; its weights get the sum of both gradients whether we call
+# backward once on (loss_real + loss_fake) or twice. That is why every step starts with
+# ``optimizer.zero_grad()``.
+
+# %%
+w = nn.Parameter(np.array([1.0, 2.0]))
+real, fake = nn.Tensor(np.array([3.0, 1.0])), nn.Tensor(np.array([-1.0, 4.0]))
+(w * real).sum().backward()
+(w * fake).sum().backward()
+print("w.grad after two backward calls:", w.grad, "= real + fake =", real.data + fake.data)
+w.grad = None  # what zero_grad() does
+
+# %% [markdown]
+# ## 7. Broadcasting: the gradient of a stretched input is a sum
+#
+# A per-channel scale of shape (1, C, 1, 1) multiplies every pixel of an (N, C, H, W)
+# tensor: it is used N*H*W times, so its gradient sums over those axes (``unbroadcast`` in
+# nn/ops/arithmetic.py).
+
+# %%
+scale = nn.Tensor(np.ones((1, 3, 1, 1)), requires_grad=True)   # (1, 3, 1, 1)
+feat = nn.Tensor(np.arange(2 * 3 * 2 * 2, dtype=np.float64).reshape(2, 3, 2, 2))  # (2, 3, 2, 2)
+(scale * feat).sum().backward()                                 # (2, 3, 2, 2) -> scalar
+print("scale.grad", scale.grad.shape, scale.grad.ravel(),
+      " = feat summed over N, H, W:", feat.data.sum(axis=(0, 2, 3)))
+
+# %% [markdown]
+# ## 8. Write your own op: a ``Function``
+#
+# An op is a class with two staticmethods. ``forward(ctx, *arrays)`` computes the output
+# from plain arrays and saves what backward will need (``ctx.save_for_backward``).
+# ``backward(ctx, grad)`` receives dL/d(output) and returns dL/d(input) for each input.
+# ``Sin`` is not in the library (pix2pix has no use for it), so it is a fair example:
+#
+#     y = sin(x),   dL/dx = dL/dy * cos(x)
+
+# %%
+class Sin(nn.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)     # cos(x) could be cached instead: either is enough
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        return grad * np.cos(x)
+
+
+# Try it on f(x) = x * sin(x): x is used twice again, so f'(x) = sin(x) + x cos(x).
+points = 50 if FAST else 400
+xs = nn.Tensor(np.linspace(-6, 6, points), requires_grad=True)   # (points,)
+f = xs * Sin.apply(xs)                                           # (points,)
+f.sum().backward()   # elementwise f, so d(sum f)/dx_i = f'(x_i): all derivatives at once
+exact = np.sin(xs.data) + xs.data * np.cos(xs.data)
+print(f"max |autograd - exact| over {points} points: {np.abs(xs.grad - exact).max():.2e}")
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.plot(xs.data, f.data, label="f(x) = x sin(x)")
+ax.plot(xs.data, xs.grad, lw=3, alpha=0.5, label="f'(x) from .backward()")
+ax.plot(xs.data, exact, "k--", lw=1, label="sin(x) + x cos(x) (by hand)")
+ax.axhline(0, color="0.8", lw=0.8)
+ax.set_xlabel("x")
+ax.legend(loc="upper center")
+ax.set_title("x is used twice: autograd adds the two terms of the product rule")
+save_figure(fig, LESSON, "gradient_of_x_sin_x")
+
+# %% [markdown]
+# ## 9. Where this matters in pix2pix: the U-Net skip
+#
+# An encoder feature h goes down the U-Net *and* across the skip, where it is concatenated
+# with the decoder's feature of the same size. Its gradient is the sum of both paths.
+
+# %%
+x_img = nn.Tensor(np.random.default_rng(0).standard_normal((1, 2, 4, 4)), requires_grad=True)
+h = x_img * 2.0                                   # (1, 2, 4, 4): "encoder feature"
+deep = h * 3.0                                    # (1, 2, 4, 4): stands for the deeper path
+out = F.cat([deep, h], dim=1)                     # (1, 4, 4, 4): decoder input with the skip
+out.sum().backward()
+print("every element of dL/dx:", np.unique(x_img.grad), "= 2 * (3 + 1)")
+
+# %% [markdown]
+# ``nn.no_grad()`` switches recording off (evaluation, optimiser updates), and backward
+# frees what each op saved as soon as it is used (``retain_graph=True`` keeps it).
+
+# %%
+with nn.no_grad():
+    z = x_img * 2.0
+print("recorded under no_grad?", z.requires_grad)
+
+list_pictures()
+
+# %% [markdown]
+# ## Summary
+#
+# - A Tensor is an array plus (op, inputs); ops record the graph during the forward pass.
+# - ``backward`` sorts the graph topologically and walks it from the loss, asking each op
+#   for its input gradients.
+# - Gradients that reach a tensor along several paths are **added**: x used twice, a
+#   broadcast scale, the U-Net skip, D's real and fake passes. Overwriting gives wrong
+#   gradients silently (12 instead of 16 above).
+# - An op is a ``Function`` with ``forward(ctx, ...)`` and ``backward(ctx, grad)``.
+#
+# ## Exercises
+#
+# 1.1  Implement ``Mul`` (y = a * b, with broadcasting) in
+#      lessons/exercises/ex01_autograd.py. Remember that a and b can be the same tensor,
+#      and that a broadcast input's gradient must be summed back to its shape (use
+#      ``nn.ops.arithmetic.unbroadcast``). Grade it with
+#
+#          python -m pytest --exercise 1.1
+#
+# 1.2  (no grader) Change ``backward_by_hand`` so that it also handles ``L = v * u``.
+#
+# Next: python lessons/02_gradient_checking.py

@@ -1,0 +1,117 @@
+"""The exercise stubs in lessons/exercises/, for every id in the registry.
+
+For each exercise: the student's object imports; calling it (forward AND backward for a
+``Function``) raises NotImplementedError naming the exercise ("Exercise 3.2"); it has
+exactly the reference's signature, so that the graded tests can call it the same way;
+and at least one test in tests/ is marked ``@pytest.mark.exercise("<id>")``, so that
+``python -m pytest --exercise <id>`` grades something.
+"""
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nn
+from lessons import exercises
+from nn.tensor import Context
+
+TESTS = Path(__file__).resolve().parent
+IDS = list(exercises.EXERCISES)
+
+
+def t64(shape, requires_grad=True, seed=0):
+    values = np.random.default_rng(seed).uniform(0.5, 1.5, shape)
+    return nn.Tensor(values, requires_grad=requires_grad)
+
+
+def f32(shape):
+    return nn.Tensor(np.zeros(shape, np.float32))
+
+
+# One small valid call per exercise, made exactly as the graded tests make it.
+EXAMPLE_CALLS = {
+    "1.1": lambda Mul: Mul.apply(t64((2, 3)), t64((3,))),
+    "3.1": lambda im2col: im2col(np.zeros((1, 2, 5, 5)), 3, 1, 1),
+    "3.2": lambda Conv: Conv.apply(t64((1, 2, 5, 5)), t64((3, 2, 3, 3)), t64((3,)),
+                                   stride=1, padding=1),
+    "4.1": lambda ConvT: ConvT.apply(t64((1, 3, 2, 2)), t64((3, 2, 4, 4)), None,
+                                     stride=2, padding=1),
+    "5.1": lambda BN: BN.apply(t64((2, 3, 2, 2)), t64((3,)), t64((3,)), np.zeros(3), np.ones(3),
+                               training=True, momentum=0.1, eps=1e-5),
+    "6.1": lambda LeakyReLU: LeakyReLU.apply(t64((2, 3)), negative_slope=0.2),
+    "6.2": lambda Dropout: Dropout.apply(t64((2, 3)), p=0.5, generator=np.random.default_rng(0)),
+    "7.1": lambda UNetUp: UNetUp(8, 4)(f32((1, 8, 2, 2)), f32((1, 4, 4, 4))),
+    "8.1": lambda receptive_field: receptive_field([(4, 2), (4, 1)]),
+    "9.1": lambda BCE: BCE.apply(t64((2, 3)), t64((2, 3), requires_grad=False, seed=1)),
+}
+
+
+def is_function(obj):
+    return inspect.isclass(obj) and issubclass(obj, nn.Function)
+
+
+def is_module(obj):
+    return inspect.isclass(obj) and issubclass(obj, nn.Module)
+
+
+def test_every_exercise_has_an_example_call():
+    """A new exercise in the registry needs a line in EXAMPLE_CALLS above."""
+    assert sorted(EXAMPLE_CALLS) == sorted(IDS)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_example_call_is_valid_for_the_reference(exercise_id):
+    """The example inputs are right: the library's own implementation accepts them."""
+    EXAMPLE_CALLS[exercise_id](exercises.load(exercise_id))
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_stub_imports_and_is_the_same_kind_of_object(exercise_id):
+    reference = exercises.load(exercise_id)
+    student = exercises.load(exercise_id, student=True)
+    assert student is not reference, f"the stub of {exercise_id} is the library's object itself"
+    assert is_function(student) == is_function(reference)
+    assert is_module(student) == is_module(reference)
+    assert callable(student)
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_stub_raises_not_implemented_naming_the_exercise(exercise_id):
+    student = exercises.load(exercise_id, student=True)
+    with pytest.raises(NotImplementedError, match=re.escape(f"Exercise {exercise_id}")):
+        EXAMPLE_CALLS[exercise_id](student)
+    if is_function(student):  # the backward must be left to the student too
+        with pytest.raises(NotImplementedError, match=re.escape(f"Exercise {exercise_id}")):
+            student.backward(Context((True, True)), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_stub_has_the_reference_signature(exercise_id):
+    """Same argument names, order and defaults: the graded tests call both the same way."""
+    reference = exercises.load(exercise_id)
+    student = exercises.load(exercise_id, student=True)
+    if is_function(reference):
+        methods = ("forward", "backward")
+    elif is_module(reference):
+        methods = ("__init__", "forward")
+    else:
+        assert inspect.signature(student) == inspect.signature(reference)
+        return
+    for method in methods:
+        assert inspect.signature(getattr(student, method)) == \
+            inspect.signature(getattr(reference, method)), f"{exercise_id}: {method}"
+
+
+def _test_sources():
+    return {path.name: path.read_text() for path in sorted(TESTS.glob("test_*.py"))
+            if path.name != Path(__file__).name}
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_some_test_grades_the_exercise(exercise_id):
+    """``--exercise <id>`` must select at least one test, or grading would pass vacuously."""
+    marker = re.compile(r"""mark\.exercise\(\s*["']""" + re.escape(exercise_id) + r"""["']\s*\)""")
+    graded_in = [name for name, text in _test_sources().items() if marker.search(text)]
+    assert graded_in, f"no test in tests/ is marked @pytest.mark.exercise({exercise_id!r})"
