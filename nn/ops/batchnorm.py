@@ -27,8 +27,9 @@ class BatchNormFunction(Function):
                 raise ValueError(f"batch_norm: training needs more than 1 value per channel, "
                                  f"got input of shape {tuple(x.shape)}")
             mean = x.mean(axis=_AXES)
-            centered = x - _per_channel(mean)
-            var = (centered * centered).mean(axis=_AXES)
+            x_hat = x - _per_channel(mean)
+            # sum of squares per channel without a temporary array for the squares
+            var = xp.einsum("nchw,nchw->c", x_hat, x_hat) / count
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -36,27 +37,31 @@ class BatchNormFunction(Function):
                 running_var += momentum * var * (count / (count - 1))
         else:
             mean, var = running_mean, running_var
-            centered = x - _per_channel(mean)
+            x_hat = x - _per_channel(mean)
         inv_std = 1 / xp.sqrt(var + eps)
-        x_hat = centered
-        x_hat *= _per_channel(inv_std)  # in place: centered is not needed any more
+        x_hat *= _per_channel(inv_std)  # in place: x - mean is not needed any more
         ctx.save_for_backward(x_hat, gamma, inv_std)
         ctx.training = training
-        return x_hat * _per_channel(gamma) + _per_channel(beta)
+        out = x_hat * _per_channel(gamma)
+        out += _per_channel(beta)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
+        xp = get_array_module(grad)
         x_hat, gamma, inv_std = ctx.saved
         grad_beta = grad.sum(axis=_AXES)
-        grad_gamma = (grad * x_hat).sum(axis=_AXES)
+        grad_gamma = xp.einsum("nchw,nchw->c", grad, x_hat)
         scale = _per_channel(gamma * inv_std)
         if ctx.training:
             # The batch mean and variance depend on x too, which removes from the
             # gradient its mean and its projection onto x_hat:
             # dx = gamma/sigma * (g - mean(g) - x_hat * mean(g * x_hat)).
+            # One new array, then three in-place passes (no temporaries).
             count = grad.size // grad.shape[1]
-            grad_x = grad - _per_channel(grad_beta / count)
-            grad_x -= x_hat * _per_channel(grad_gamma / count)
+            grad_x = x_hat * _per_channel(-grad_gamma / count)
+            grad_x += grad
+            grad_x -= _per_channel(grad_beta / count)
             grad_x *= scale
         else:
             grad_x = grad * scale

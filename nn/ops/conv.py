@@ -5,15 +5,22 @@ from .im2col import col2im, conv_output_size, im2col
 
 
 def _rows_to_nchw(out, n, ho, wo):
-    """(C, N*Ho*Wo) matmul result -> contiguous (N, C, Ho, Wo)."""
+    """(C, N*Ho*Wo) matmul result -> contiguous (N, C, Ho, Wo) (free when N = 1)."""
     xp = get_array_module(out)
     return xp.ascontiguousarray(out.reshape(-1, n, ho, wo).transpose(1, 0, 2, 3))
 
 
 def _nchw_to_rows(x):
-    """(N, C, H, W) -> (C, N*H*W), the layout im2col's columns use."""
+    """(N, C, H, W) -> (C, N*H*W), the layout im2col's columns use (a view when N = 1)."""
     n, c, h, w = x.shape
     return x.transpose(1, 0, 2, 3).reshape(c, n * h * w)
+
+
+def _flip(weight):
+    """A conv weight (C_out, C_in, k, k) as the transposed conv weight (C_in, C_out, k, k)
+    with the kernel rotated by 180 degrees, and back: its own inverse."""
+    xp = get_array_module(weight)
+    return xp.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
 
 
 def conv2d_forward(x, weight, stride, padding):
@@ -27,35 +34,88 @@ def conv2d_forward(x, weight, stride, padding):
     return _rows_to_nchw(out, n, ho, wo), col
 
 
+def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_w):
+    """The input and weight gradients of conv2d_forward (None where not needed)."""
+    c_out = weight.shape[0]
+    grad_rows = _nchw_to_rows(grad)                         # (C_out, N*Ho*Wo)
+    grad_x = grad_w = None
+    if needs_x:
+        grad_col = weight.reshape(c_out, -1).T @ grad_rows  # (C_in*k*k, N*Ho*Wo)
+        n, _, ho, wo = grad.shape
+        c_in, k = weight.shape[1], weight.shape[2]
+        grad_x = col2im(grad_col.reshape(c_in, k, k, n, ho, wo), x_shape, stride, padding)
+    if needs_w:
+        grad_w = (grad_rows @ col.T).reshape(weight.shape)
+    return grad_x, grad_w
+
+
+def conv_transpose2d_forward(x, weight, stride, padding):
+    """x: (N, C_in, H, W), weight: (C_in, C_out, k, k) -> (out, x_rows): a matmul that
+    gives every input pixel its weighted k x k kernel, then col2im adds the overlaps."""
+    n, c_in, h, w = x.shape
+    _, c_out, k, _ = weight.shape
+    ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
+    x_rows = _nchw_to_rows(x)                                   # (C_in, N*H*W)
+    col = weight.reshape(c_in, -1).T @ x_rows                  # (C_out*k*k, N*H*W)
+    out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
+    return out, x_rows
+
+
+def conv_transpose2d_backward(grad, weight, x_rows, stride, padding, needs_x, needs_w):
+    """The input gradient is a plain convolution of grad with the same weight."""
+    n = grad.shape[0]
+    c_in, _, k, _ = weight.shape
+    grad_x = grad_w = None
+    col = im2col(grad, k, stride, padding)                     # (C_out, k, k, N, H, W)
+    h, w = col.shape[4], col.shape[5]
+    col = col.reshape(-1, n * h * w)                           # (C_out*k*k, N*H*W)
+    if needs_x:
+        grad_x = _rows_to_nchw(weight.reshape(c_in, -1) @ col, n, h, w)
+    if needs_w:
+        grad_w = (x_rows @ col.T).reshape(weight.shape)
+    return grad_x, grad_w
+
+
 class Conv2dFunction(Function):
-    """out[n, o] = sum_c sum_ij w[o, c, i, j] * x_pad[n, c, s*y + i, s*x + j] + b[o]."""
+    """out[n, o] = sum_c sum_ij w[o, c, i, j] * x_pad[n, c, s*y + i, s*x + j] + b[o].
+
+    Two ways to compute the same numbers. im2col copies every input pixel k*k times;
+    the transposed convolution's "matmul, then col2im" writes k*k values per output
+    pixel and channel instead. With stride 1, a convolution *is* a transposed
+    convolution (kernel rotated by 180 degrees, padding k - 1 - p), so when it has several
+    times fewer output than input channels (the PatchGAN's last conv, 512 -> 1: 7x faster)
+    we take that side.
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        out, col = conv2d_forward(x, weight, stride, padding)
+        c_out, c_in, k, _ = weight.shape
+        ctx.as_transpose = stride == 1 and 4 * c_out <= c_in and padding <= k - 1
+        if ctx.as_transpose:
+            weight = _flip(weight)                        # (C_in, C_out, k, k)
+            stride, padding = 1, k - 1 - padding
+            out, saved = conv_transpose2d_forward(x, weight, stride, padding)
+        else:
+            out, saved = conv2d_forward(x, weight, stride, padding)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
-        # dW needs the columns; dx needs only the weight. Keep the columns only if needed.
-        ctx.save_for_backward(weight, col if ctx.needs_input_grad[1] else None)
+        # dW needs the columns (or the input rows); dx needs only the weight.
+        ctx.save_for_backward(weight, saved if ctx.needs_input_grad[1] else None)
         ctx.x_shape, ctx.stride, ctx.padding = x.shape, stride, padding
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        weight, col = ctx.saved
-        c_out = weight.shape[0]
-        grad_rows = _nchw_to_rows(grad)                     # (C_out, N*Ho*Wo)
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_col = weight.reshape(c_out, -1).T @ grad_rows   # (C_in*k*k, N*Ho*Wo)
-            n, _, ho, wo = grad.shape
-            c_in, k = weight.shape[1], weight.shape[2]
-            grad_col = grad_col.reshape(c_in, k, k, n, ho, wo)
-            grad_x = col2im(grad_col, ctx.x_shape, ctx.stride, ctx.padding)
-        if ctx.needs_input_grad[1]:
-            grad_w = (grad_rows @ col.T).reshape(weight.shape)
-        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+        weight, saved = ctx.saved
+        needs = ctx.needs_input_grad
+        if ctx.as_transpose:
+            grad_x, grad_w = conv_transpose2d_backward(grad, weight, saved, ctx.stride,
+                                                       ctx.padding, needs[0], needs[1])
+            grad_w = None if grad_w is None else _flip(grad_w)
+        else:
+            grad_x, grad_w = conv2d_backward(grad, weight, saved, ctx.x_shape, ctx.stride,
+                                             ctx.padding, needs[0], needs[1])
+        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
 
 
@@ -68,33 +128,20 @@ class ConvTranspose2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        n, c_in, h, w = x.shape
-        _, c_out, k, _ = weight.shape
-        ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
-        x_rows = _nchw_to_rows(x)                                   # (C_in, N*H*W)
-        col = weight.reshape(c_in, -1).T @ x_rows                  # (C_out*k*k, N*H*W)
-        out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
+        out, x_rows = conv_transpose2d_forward(x, weight, stride, padding)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         ctx.save_for_backward(weight, x_rows if ctx.needs_input_grad[1] else None)
-        ctx.stride, ctx.padding, ctx.n = stride, padding, n
+        ctx.stride, ctx.padding = stride, padding
         return out
 
     @staticmethod
     def backward(ctx, grad):
         weight, x_rows = ctx.saved
-        c_in, _, k, _ = weight.shape
-        grad_x = grad_w = grad_b = None
-        # The gradient w.r.t. x is a plain convolution of grad with the same weight.
-        col = im2col(grad, k, ctx.stride, ctx.padding)             # (C_out, k, k, N, H, W)
-        h, w = col.shape[4], col.shape[5]
-        col = col.reshape(-1, ctx.n * h * w)                       # (C_out*k*k, N*H*W)
-        if ctx.needs_input_grad[0]:
-            grad_x = _rows_to_nchw(weight.reshape(c_in, -1) @ col, ctx.n, h, w)
-        if ctx.needs_input_grad[1]:
-            grad_w = (x_rows @ col.T).reshape(weight.shape)
-        if len(ctx.needs_input_grad) > 2 and ctx.needs_input_grad[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+        needs = ctx.needs_input_grad
+        grad_x, grad_w = conv_transpose2d_backward(grad, weight, x_rows, ctx.stride,
+                                                   ctx.padding, needs[0], needs[1])
+        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
 
 
