@@ -77,20 +77,38 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         t = self.step_count
         step_size = self.lr / (1 - b1 ** t)
-        root_bias2 = (1 - b2 ** t) ** 0.5
+        inv_root_bias2 = 1 / (1 - b2 ** t) ** 0.5
         for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
             if p.grad is None:
                 continue
             xp = get_array_module(p.data)
             g = p.grad
-            m *= b1
-            m += (1 - b1) * g
+            # Every update is written into existing arrays (out=, in-place): the
+            # optimiser allocates nothing per step, which matters for 54M parameters.
+            tmp = self._scratch(p.data)
+            xp.subtract(g, m, out=tmp)                # m <- m + (1 - b1)(g - m)
+            tmp *= 1 - b1
+            m += tmp
+            xp.multiply(g, g, out=tmp)                # v <- b2 v + (1 - b2) g^2
+            tmp *= 1 - b2
             v *= b2
-            v += (1 - b2) * (g * g)
-            denom = xp.sqrt(v)
-            denom /= root_bias2
-            denom += self.eps
-            p.data -= step_size * (m / denom)  # in place: p.data keeps its identity
+            v += tmp
+            xp.sqrt(v, out=tmp)                       # sqrt(v_hat) + eps
+            tmp *= inv_root_bias2
+            tmp += self.eps
+            xp.divide(m, tmp, out=tmp)                # m / (sqrt(v_hat) + eps)
+            tmp *= step_size
+            p.data -= tmp                             # in place: p.data keeps its identity
+
+    def _scratch(self, like):
+        """A reusable buffer shaped like ``like`` (one flat buffer for every parameter)."""
+        xp = get_array_module(like)
+        buffer = getattr(self, "_buffer", None)
+        if buffer is None or buffer.size < like.size or buffer.dtype != like.dtype \
+                or get_array_module(buffer) is not xp:
+            size = max(p.data.size for p in self.params)
+            buffer = self._buffer = xp.empty(size, dtype=like.dtype)
+        return buffer[:like.size].reshape(like.shape)
 
     def state_dict(self):
         state = {"step": self.step_count, "lr": self.lr, "beta1": self.betas[0],
