@@ -1,4 +1,9 @@
 """Optimisers: SGD (with momentum) and Adam, updating parameters in place."""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
 from .backend import get_array_module, to_numpy
 from .tensor import no_grad
 
@@ -77,15 +82,32 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         t = self.step_count
         step_size = self.lr / (1 - b1 ** t)
-        inv_root_bias2 = 1 / (1 - b2 ** t) ** 0.5
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+        # p -= step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with step_size folded into
+        # the denominator to save one pass over the parameters.
+        denom_scale = 1 / ((1 - b2 ** t) ** 0.5 * step_size)
+        denom_shift = self.eps / step_size
+        groups = self._groups()
+        if len(groups) == 1:
+            self._update(groups[0], b1, b2, denom_scale, denom_shift)
+        else:
+            # On the CPU NumPy releases the GIL inside its loops, so a few threads update
+            # disjoint sets of parameters at the same time (like torch's multi-threaded Adam).
+            list(self._pool.map(lambda group: self._update(group, b1, b2, denom_scale,
+                                                           denom_shift), groups))
+
+    def _update(self, group, b1, b2, denom_scale, denom_shift):
+        """Adam for the parameters in ``group`` (indices), with that group's scratch buffer.
+
+        Every update goes into existing arrays (out=, in place): no allocation per step.
+        """
+        indices, buffer = group
+        for i in indices:
+            p, m, v = self.params[i], self.exp_avg[i], self.exp_avg_sq[i]
             if p.grad is None:
                 continue
             xp = get_array_module(p.data)
             g = p.grad
-            # Every update is written into existing arrays (out=, in-place): the
-            # optimiser allocates nothing per step, which matters for 54M parameters.
-            tmp = self._scratch(p.data)
+            tmp = buffer[:p.data.size].reshape(p.shape)
             xp.subtract(g, m, out=tmp)                # m <- m + (1 - b1)(g - m)
             tmp *= 1 - b1
             m += tmp
@@ -93,22 +115,32 @@ class Adam(Optimizer):
             tmp *= 1 - b2
             v *= b2
             v += tmp
-            xp.sqrt(v, out=tmp)                       # sqrt(v_hat) + eps
-            tmp *= inv_root_bias2
-            tmp += self.eps
-            xp.divide(m, tmp, out=tmp)                # m / (sqrt(v_hat) + eps)
-            tmp *= step_size
+            xp.sqrt(v, out=tmp)                       # (sqrt(v_hat) + eps) / step_size
+            tmp *= denom_scale
+            tmp += denom_shift
+            xp.divide(m, tmp, out=tmp)
             p.data -= tmp                             # in place: p.data keeps its identity
 
-    def _scratch(self, like):
-        """A reusable buffer shaped like ``like`` (one flat buffer for every parameter)."""
-        xp = get_array_module(like)
-        buffer = getattr(self, "_buffer", None)
-        if buffer is None or buffer.size < like.size or buffer.dtype != like.dtype \
-                or get_array_module(buffer) is not xp:
-            size = max(p.data.size for p in self.params)
-            buffer = self._buffer = xp.empty(size, dtype=like.dtype)
-        return buffer[:like.size].reshape(like.shape)
+    def _groups(self):
+        """Parameters split into one group per CPU core (one group on a GPU), balanced by
+        size, each with a reusable scratch buffer as large as its largest parameter."""
+        cached = getattr(self, "_cached_groups", None)
+        if cached is not None:
+            return cached
+        xp = get_array_module(self.params[0].data)
+        n = 1 if xp is not np else min(os.cpu_count() or 1, 4, len(self.params))
+        order = sorted(range(len(self.params)), key=lambda i: -self.params[i].size)
+        members, loads = [[] for _ in range(n)], [0] * n
+        for i in order:                               # greedy: biggest to the lightest group
+            g = loads.index(min(loads))
+            members[g].append(i)
+            loads[g] += self.params[i].size
+        self._cached_groups = [
+            (idx, xp.empty(max(self.params[i].size for i in idx), dtype=self.params[idx[0]].dtype))
+            for idx in members if idx]
+        if len(self._cached_groups) > 1:
+            self._pool = ThreadPoolExecutor(max_workers=len(self._cached_groups))
+        return self._cached_groups
 
     def state_dict(self):
         state = {"step": self.step_count, "lr": self.lr, "beta1": self.betas[0],

@@ -19,21 +19,32 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
-    """y = x for x > 0, slope * x otherwise."""
+    """y = x for x > 0, slope * x otherwise.
+
+    For 0 <= slope <= 1 that is max(x, slope * x): two fast passes (NumPy's masked
+    ``where``/``copyto`` are ten times slower than plain arithmetic).
+    """
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
         xp = get_array_module(x)
         positive = x > 0
-        ctx.save_for_backward(positive)
+        ctx.save_for_backward(positive)  # a boolean mask: a quarter of x's memory
         ctx.slope = negative_slope
-        return xp.where(positive, x, x * x.dtype.type(negative_slope))
+        slope = x.dtype.type(negative_slope)
+        if 0 <= negative_slope <= 1:
+            return xp.maximum(x, x * slope)
+        return xp.where(positive, x, x * slope)
 
     @staticmethod
     def backward(ctx, grad):
         (positive,) = ctx.saved
-        xp = get_array_module(grad)
-        return xp.where(positive, grad, grad * grad.dtype.type(ctx.slope))
+        # dy/dx = 1 where x > 0, slope elsewhere: slope + (1 - slope) * mask.
+        local = positive.astype(grad.dtype)
+        local *= grad.dtype.type(1 - ctx.slope)
+        local += grad.dtype.type(ctx.slope)
+        local *= grad
+        return local
 
 
 class Tanh(Function):

@@ -7,7 +7,8 @@
 One iteration = G forward, D on the fake and real pairs, D backward and Adam step, D on
 the fake pair again, G backward and Adam step (paper Sec. 3.3), on random images, with
 dropout on. Each implementation runs in its own subprocess (so peak memory is its own):
-warm-up iterations, then the median of --repeat. Peak memory is the process's peak
+warm-up iterations, then the median of --repeat, alternating ours and PyTorch for
+--rounds rounds; the ratio is the median of the per-round ratios. Peak memory is the process's peak
 resident size minus its size before the networks were built. PyTorch runs the official
 port's architecture (pix2pix.benchmarks.torch_peer) with the same thread count.
 """
@@ -184,6 +185,14 @@ def torch_available():
         return False
 
 
+def _combine(results):
+    """Median seconds and peak memory over rounds (the profile of the first round)."""
+    combined = dict(results[0])
+    for key in ("seconds", "peak_mb"):
+        combined[key] = statistics.median(r[key] for r in results)
+    return combined
+
+
 def _fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 
@@ -197,7 +206,7 @@ def print_table(rows):
     for name, ours, theirs in rows:
         t_sec = theirs["seconds"] if theirs else None
         t_mem = theirs["peak_mb"] if theirs else None
-        ratio = ours["seconds"] / t_sec if theirs else None
+        ratio = ours.get("ratio")
         mem_ratio = ours["peak_mb"] / t_mem if theirs else None
         print(f"{name:<24}{ours['seconds']:>10.3f}{_fmt(t_sec, '.3f'):>11}"
               f"{_fmt(ratio, '.2f'):>7}{ours['gflop']:>9.1f}"
@@ -212,6 +221,7 @@ def main(argv=None):
                    help="paper widths at sizes 64, 128, 256 and batch sizes 1, 4")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="alternate ours and torch this often")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--profile", action="store_true", help="per-phase profile of ours")
@@ -236,8 +246,16 @@ def main(argv=None):
           f"{'yes' if with_torch else 'not installed'}\n")
     rows = []
     for name, size, width, n in runs:
-        ours = spawn("ours", size, width, n, args)
-        theirs = spawn("torch", size, width, n, args) if with_torch else None
+        # Alternate ours and torch for several rounds, so that both see the same
+        # background load (timings on a shared machine drift by 10-20%); report the
+        # medians over the rounds and the median of the per-round ratios.
+        rounds = [(spawn("ours", size, width, n, args),
+                   spawn("torch", size, width, n, args) if with_torch else None)
+                  for _ in range(args.rounds)]
+        ours, theirs = _combine([r[0] for r in rounds]), None
+        if with_torch:
+            theirs = _combine([r[1] for r in rounds])
+            ours["ratio"] = statistics.median(o["seconds"] / t["seconds"] for o, t in rounds)
         rows.append((name, ours, theirs))
         if args.profile and "profile" in ours:
             from .profile import print_profile
