@@ -26,7 +26,7 @@ except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or 
     HERE = pathlib.Path.cwd() if (pathlib.Path.cwd() / "common.py").exists() \
         else pathlib.Path.cwd() / "lessons"
 sys.path.insert(0, str(HERE))
-from common import FAST, REPO, list_pictures, save_figure  # noqa: E402
+from common import FAST, facades_root, list_pictures, save_figure, to_rgb  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -41,19 +41,6 @@ from pix2pix.synthetic import SyntheticFacades  # noqa: E402
 
 LESSON = "07_unet"
 rng = np.random.default_rng(0)
-
-
-def facades_root():
-    """The CMP Facades folder if it is here (../shared/facades or datasets/facades)."""
-    for root in (REPO.parent / "shared" / "facades", REPO / "datasets" / "facades"):
-        if (root / "val").is_dir() and (root / "train").is_dir():
-            return root
-    return None
-
-
-def to_rgb(chw):
-    """(3, H, W) in [-1, 1] -> (H, W, 3) in [0, 1] for imshow."""
-    return np.clip((np.asarray(chw).transpose(1, 2, 0) + 1) / 2, 0, 1)
 
 
 # %% [markdown]

@@ -26,7 +26,7 @@ except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or 
     HERE = pathlib.Path.cwd() if (pathlib.Path.cwd() / "common.py").exists() \
         else pathlib.Path.cwd() / "lessons"
 sys.path.insert(0, str(HERE))
-from common import FAST, REPO, list_pictures, save_figure  # noqa: E402
+from common import FAST, facades_root, list_pictures, save_figure, to_rgb  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -41,19 +41,6 @@ LESSON = "08_patchgan"
 NDF = 8 if FAST else 32          # width for the forward passes (the shapes do not depend on it)
 SIZE = 128 if FAST else 256      # image size for sections 3-5 (FAST: a 14x14 map, not 30x30)
 M = (SIZE // 8) - 2              # D's output map is M x M: 30 x 30 for 256 x 256
-
-
-def facades_root():
-    """The CMP Facades folder if it is here (../shared/facades or datasets/facades)."""
-    for root in (REPO.parent / "shared" / "facades", REPO / "datasets" / "facades"):
-        if (root / "val").is_dir() and (root / "train").is_dir():
-            return root
-    return None
-
-
-def to_rgb(chw):
-    """(3, H, W) in [-1, 1] -> (H, W, 3) in [0, 1] for imshow."""
-    return np.clip((np.asarray(chw).transpose(1, 2, 0) + 1) / 2, 0, 1)
 
 
 # %% [markdown]

@@ -49,3 +49,17 @@ def list_pictures():
     print("\nPictures from this lesson:")
     for path in _saved:
         print(f"  {path}")
+
+
+def facades_root():
+    """The CMP Facades folder if it is here (../shared/facades or datasets/facades)."""
+    for root in (REPO.parent / "shared" / "facades", REPO / "datasets" / "facades"):
+        if (root / "val").is_dir() and (root / "train").is_dir():
+            return root
+    return None
+
+
+def to_rgb(chw):
+    """(3, H, W) in [-1, 1] -> (H, W, 3) in [0, 1] for imshow."""
+    import numpy as np
+    return np.clip((np.asarray(chw).transpose(1, 2, 0) + 1) / 2, 0, 1)
