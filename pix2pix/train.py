@@ -112,6 +112,11 @@ class Trainer:
             path = self.run_dir / (f"{opt.epoch}.npz" if opt.epoch == "latest"
                                    else f"epoch_{opt.epoch}.npz")
             meta = load_checkpoint(path, self.model, options=vars(opt))
+            saved_batch = meta["options"].get("batch_size", opt.batch_size)
+            if meta["epoch_iter"] and saved_batch != opt.batch_size:
+                raise CheckpointError(
+                    f"{path} stopped inside an epoch with --batch_size {saved_batch}; resume "
+                    f"with the same --batch_size (the epoch's position counts batches)")
             self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
             self.total_iters = meta["total_iters"]
             print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
@@ -140,7 +145,9 @@ class Trainer:
                 continue
             if record["iter"] <= self.total_iters:
                 kept.append(line)
-        self.log_path.write_text("".join(l + "\n" for l in kept))
+        tmp = self.log_path.with_name(self.log_path.name + ".tmp")
+        tmp.write_text("".join(l + "\n" for l in kept))
+        os.replace(tmp, self.log_path)  # a kill now leaves the old log or the new one
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):

@@ -405,3 +405,21 @@ def test_sigkill_at_any_moment_never_corrupts_latest(tmp_path):
     assert train(tmp_path, "--max_dataset_size", "1", "--n_epochs", "1000", "--continue_train",
                  "--max_iters", str(done + 1)) == 0
     assert log_iters(run_dir) == list(range(1, done + 2))
+
+
+def test_resume_inside_an_epoch_with_another_batch_size_is_refused(tmp_path):
+    """The position inside an epoch counts batches: another --batch_size would resume at
+    the wrong images, so it is refused with the fix."""
+    from pix2pix.checkpoint import CheckpointError
+    from pix2pix.options import resolve_preset, train_parser, validate
+    from pix2pix.train import Trainer
+    args = ["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32",
+            "--load_size", "36", "--ngf", "4", "--ndf", "4", "--checkpoints_dir",
+            str(tmp_path), "--name", "bs", "--no_progress", "--max_iters", "3"]
+    trainer = Trainer(validate(resolve_preset(train_parser(), args)))
+    trainer.start()
+    assert trainer.run() == 0
+    resumed = Trainer(validate(resolve_preset(train_parser(), args[:-2] + [
+        "--continue_train", "--batch_size", "2"])))
+    with pytest.raises(CheckpointError, match="same --batch_size"):
+        resumed.start()
