@@ -8,25 +8,21 @@ import numpy as np
 from .backend import to_numpy
 
 
-def save(state_dict, path):
-    """Write {name: array or number} to ``path`` (.npz) atomically.
-
-    The file is written to a temporary name in the same folder, flushed to disk, then
-    renamed over ``path``: a crash at any moment leaves either the old file or the new one,
-    never half of one.
+def atomic_write(path, write):
+    """Write a file so that a crash at any moment leaves the old file or the new one,
+    never half of one: ``write(f)`` fills a temporary file (binary, in the same folder,
+    named ".tmp-*" with path's suffix), which is flushed to disk and renamed over ``path``.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    arrays = {name: to_numpy(value) if hasattr(value, "shape") else np.asarray(value)
-              for name, value in state_dict.items()}
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
     try:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a checkpoint is not secret
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; our files are not secret
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -34,6 +30,13 @@ def save(state_dict, path):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def save(state_dict, path):
+    """Write {name: array or number} to ``path`` (.npz) atomically (see atomic_write)."""
+    arrays = {name: to_numpy(value) if hasattr(value, "shape") else np.asarray(value)
+              for name, value in state_dict.items()}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load(path):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+import nn
 from .checkpoint import CheckpointError, read_checkpoint
 from .models import define_G
 from .pth import load_pth, save_pth
@@ -135,7 +136,7 @@ def export_generator(checkpoint, out):
     state = {k[2:]: v for k, v in arrays.items() if k.startswith("G.")}
     official = ours_to_official(state, unet_key_map(num_downs))
     if str(out).endswith(".npz"):
-        np.savez(out, **official)
+        nn.save(official, out)
     else:
         save_pth(official, out)
     return official

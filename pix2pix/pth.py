@@ -23,7 +23,6 @@ import itertools
 import math
 import os
 import pickle
-import secrets
 import struct
 import sys
 import zipfile
@@ -31,6 +30,8 @@ from collections import OrderedDict, namedtuple
 from typing import Mapping, Optional
 
 import numpy as np
+
+from nn.serialization import atomic_write
 
 from .checkpoint import CheckpointError  # the project's one "unreadable checkpoint" error
 
@@ -274,14 +275,5 @@ def save_pth(state_dict: Mapping[str, np.ndarray], path) -> None:
               ("archive/byteorder", b"little")]
     data = ((f"archive/data/{i}", a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
             for i, (_, _, a) in enumerate(arrays))   # a generator: one byte copy at a time
-    tmp = f"{path}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "xb") as f:
-            _write_zip(f, itertools.chain(header, data, [("archive/version", b"3\n")]))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: _write_zip(
+        f, itertools.chain(header, data, [("archive/version", b"3\n")])))

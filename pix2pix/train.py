@@ -5,7 +5,6 @@ epoch_<N>_net.npz (weights every --save_epoch_freq epochs), loss_log.jsonl (one 
 iteration), loss_plot.png, samples/epoch_<N>.png, and index.html showing the latest.
 """
 import json
-import os
 import signal
 import sys
 import time
@@ -127,9 +126,9 @@ class Trainer:
         # Also for a fresh start: a run that died before its first checkpoint left lines.
         self._truncate_log()
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        # A run killed while saving (SIGKILL, power loss) leaves nn.save's temporary file,
-        # as big as a checkpoint: remove it.
-        for stale in self.run_dir.glob(".tmp-*.npz"):
+        # A run killed while saving (SIGKILL, power loss) leaves atomic_write's temporary
+        # file (as big as a checkpoint for latest.npz): remove it.
+        for stale in self.run_dir.glob(".tmp-*"):
             stale.unlink()
         (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
 
@@ -145,9 +144,8 @@ class Trainer:
                 continue
             if record["iter"] <= self.total_iters:
                 kept.append(line)
-        tmp = self.log_path.with_name(self.log_path.name + ".tmp")
-        tmp.write_text("".join(l + "\n" for l in kept))
-        os.replace(tmp, self.log_path)  # a kill now leaves the old log or the new one
+        text = "".join(l + "\n" for l in kept).encode()
+        nn.serialization.atomic_write(self.log_path, lambda f: f.write(text))
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):

@@ -17,22 +17,10 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from nn.serialization import atomic_write
 from pix2pix.metrics import to_uint8
 
 LOG2 = float(np.log(2.0))  # each GAN loss at equilibrium, when D outputs 0.5 everywhere
-
-
-def _atomic_write(path, write):
-    """Call write(tmp_path), then rename tmp_path onto path (atomic on one filesystem)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ----------------------------------------------------------------------------- images
@@ -53,7 +41,7 @@ def tensor_to_image(chw):
 def save_image(chw, path):
     """Save a (C, H, W) [-1, 1] image as a PNG (parent folders are created)."""
     image = tensor_to_image(chw)
-    _atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+    atomic_write(path, lambda f: image.save(f, format="PNG"))
 
 
 def sample_grid(rows, titles=("input", "output", "target"), pad=4, header_height=20):
@@ -101,7 +89,7 @@ def sample_grid(rows, titles=("input", "output", "target"), pad=4, header_height
 def save_sample_grid(rows, path, titles=("input", "output", "target")):
     """Build `sample_grid(rows, titles)` and save it as a PNG."""
     grid = sample_grid(rows, titles)
-    _atomic_write(path, lambda tmp: grid.save(tmp, format="PNG"))
+    atomic_write(path, lambda f: grid.save(f, format="PNG"))
 
 
 # ----------------------------------------------------------------------------- loss curves
@@ -194,7 +182,7 @@ def plot_losses(log_path_or_records, path, smooth=None):
     for ax in (ax_gan, ax_l1):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
 
 
 # ----------------------------------------------------------------------------- HTML pages
@@ -236,7 +224,7 @@ def _page(title, body, refresh_s=None):
 
 
 def _write_html(path, text):
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def write_run_page(run_dir, title, images, table=None, refresh_s=60):

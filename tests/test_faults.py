@@ -336,7 +336,7 @@ def test_signal_saves_and_resumes(tmp_path, signum):
     assert log_iters(run_dir) == list(range(1, done + 3))
 
 
-STRAY = re.compile(r"^\.tmp-.*\.npz$|^\..+\.\d+\.tmp$")  # nn.save's and the pictures' temps
+STRAY = re.compile(r"^\.tmp-.*\.(npz|png|html|jsonl)$")  # atomic_write's temporary files
 RUN_FILES = {"latest.npz", "loss_log.jsonl", "opt.json", "samples", "samples_latest.png",
              "index.html"}
 

@@ -232,7 +232,7 @@ def test_round_trip_dtypes_and_shapes(tmp_path):
     assert_same(got, expected)
     assert got["bn.num_batches_tracked"].shape == ()
     assert all(v.flags.c_contiguous and v.flags.owndata for v in got.values())
-    assert not list(tmp_path.glob("*.tmp"))
+    assert [p.name for p in tmp_path.iterdir()] == ["rt.pth"]  # no temporary file left
 
 
 def test_saved_file_layout(tmp_path):
