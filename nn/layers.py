@@ -16,6 +16,12 @@ def _default_init(weight, bias, fan_in, generator):
         init.uniform_(bias, -bound, bound, generator)
 
 
+def _check_input(layer, x, channels):
+    """A clear error naming the layer when x is not (N, channels, H, W)."""
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ValueError(f"{layer!r} expected input (N, {channels}, H, W), got {tuple(x.shape)}")
+
+
 class Conv2d(Module):
     """x: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = (H + 2p - k) // s + 1.
 
@@ -33,9 +39,7 @@ class Conv2d(Module):
         _default_init(self.weight, self.bias, in_channels * k * k, generator)
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{self!r} expected input (N, {self.in_channels}, H, W), "
-                             f"got {tuple(x.shape)}")
+        _check_input(self, x, self.in_channels)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self):
@@ -60,9 +64,7 @@ class ConvTranspose2d(Module):
         _default_init(self.weight, self.bias, out_channels * k * k, generator)
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{self!r} expected input (N, {self.in_channels}, H, W), "
-                             f"got {tuple(x.shape)}")
+        _check_input(self, x, self.in_channels)
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
 
     extra_repr = Conv2d.extra_repr
@@ -84,9 +86,7 @@ class BatchNorm2d(Module):
         self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(f"{self!r} expected input (N, {self.num_features}, H, W), "
-                             f"got {tuple(x.shape)}")
+        _check_input(self, x, self.num_features)
         return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
                             self.training, self.momentum, self.eps)
 
