@@ -16,21 +16,13 @@ What you will see:
 Run:  python lessons/01_tensors_and_autograd.py      (add --fast for a quick pass)
 """
 # %%
-import sys
-from pathlib import Path
+from lessons.common import FAST, list_pictures, save_figure
 
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = Path.cwd() if (Path.cwd() / "common.py").exists() else Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, list_pictures, save_figure  # noqa: E402  (also puts nn on the path)
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
+import nn
+import nn.functional as F
 from nn.tensor import _topological_order  # noqa: E402  (private: we only look at it)
 
 LESSON = "01_tensors_and_autograd"

@@ -16,24 +16,16 @@ lesson builds that comparison piece by piece (all of it is what ``nn.gradcheck``
 Run:  python lessons/02_gradient_checking.py      (add --fast for a quick pass)
 """
 # %%
-import sys
-from pathlib import Path
+from lessons.common import FAST, list_pictures, save_figure
 
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = Path.cwd() if (Path.cwd() / "common.py").exists() else Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, list_pictures, save_figure  # noqa: E402  (also puts nn on the path)
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-from nn.gradcheck import GradcheckError  # noqa: E402
-from nn.ops.activations import LeakyReLU  # noqa: E402
-from nn.ops.batchnorm import _AXES, BatchNormFunction, _per_channel  # noqa: E402
+import nn
+import nn.functional as F
+from nn.gradcheck import GradcheckError
+from nn.ops.activations import LeakyReLU
+from nn.ops.batchnorm import _AXES, BatchNormFunction, _per_channel
 
 LESSON = "02_gradient_checking"
 

@@ -15,26 +15,19 @@ What you will see:
 Run:  python lessons/03_convolution.py      (add --fast for a quick pass)
 """
 # %%
-import sys
 import time
-from pathlib import Path
 
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = Path.cwd() if (Path.cwd() / "common.py").exists() else Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, list_pictures, save_figure  # noqa: E402  (also puts nn on the path)
+from lessons.common import FAST, REPO, list_pictures, save_figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-from nn.ops.conv import conv2d_naive  # noqa: E402
-from nn.ops.im2col import conv_output_size, im2col  # noqa: E402
-from pix2pix.data import load_ab_image, split_ab, transform_half  # noqa: E402
-from pix2pix.synthetic import make_ab_image  # noqa: E402
+import nn
+import nn.functional as F
+from nn.ops.conv import conv2d_naive
+from nn.ops.im2col import conv_output_size, im2col
+from pix2pix.data import load_ab_image, split_ab, transform_half
+from pix2pix.synthetic import make_ab_image
 
 LESSON = "03_convolution"
 rng = np.random.default_rng(0)
@@ -197,7 +190,7 @@ print("gradients:", "x", x.grad.shape, " w", w.grad.shape)
 def load_facade(size):
     """Photo half of facades/train/1.jpg as (3, size, size) float32 in [-1, 1], and where
     it came from; a synthetic facade (pix2pix.synthetic) if the data set is absent."""
-    repo = HERE.parent
+    repo = REPO
     for path in (repo.parent / "shared/facades/train/1.jpg", repo / "datasets/facades/train/1.jpg"):
         if path.exists():
             photo, _labels = split_ab(load_ab_image(path))

@@ -16,24 +16,17 @@ What you will see:
 Run:  python lessons/04_transposed_convolution.py      (add --fast for a quick pass)
 """
 # %%
-import sys
 import time
-from pathlib import Path
 
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = Path.cwd() if (Path.cwd() / "common.py").exists() else Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, list_pictures, save_figure  # noqa: E402  (also puts nn on the path)
+from lessons.common import FAST, list_pictures, save_figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-from nn.ops.conv import ConvTranspose2dFunction, conv_transpose2d_naive  # noqa: E402
-from nn.ops.im2col import conv_output_size  # noqa: E402
+import nn
+import nn.functional as F
+from nn.ops.conv import ConvTranspose2dFunction, conv_transpose2d_naive
+from nn.ops.im2col import conv_output_size
 
 LESSON = "04_transposed_convolution"
 rng = np.random.default_rng(0)

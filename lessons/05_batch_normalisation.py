@@ -16,23 +16,15 @@ What you will see:
 Run:  python lessons/05_batch_normalisation.py      (add --fast for a quick pass)
 """
 # %%
-import sys
-from pathlib import Path
+from lessons.common import FAST, REPO, list_pictures, save_figure
 
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = Path.cwd() if (Path.cwd() / "common.py").exists() else Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, list_pictures, save_figure  # noqa: E402  (also puts nn on the path)
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import nn  # noqa: E402
-from pix2pix.data import load_ab_image, split_ab, transform_half  # noqa: E402
-from pix2pix.model import paper_inference  # noqa: E402
-from pix2pix.synthetic import make_ab_image  # noqa: E402
+import nn
+from pix2pix.data import load_ab_image, split_ab, transform_half
+from pix2pix.pix2pix_model import paper_inference
+from pix2pix.synthetic import make_ab_image
 
 LESSON = "05_batch_normalisation"
 rng = np.random.default_rng(0)
@@ -56,7 +48,7 @@ rng = np.random.default_rng(0)
 def load_facades(n, size):
     """n facade photos (n, 3, size, size) float32 in [-1, 1] from facades/train (synthetic
     facades from pix2pix.synthetic when the data set is absent), and their source."""
-    repo = HERE.parent
+    repo = REPO
     for folder in (repo.parent / "shared/facades/train", repo / "datasets/facades/train"):
         paths = [folder / f"{i}.jpg" for i in range(1, n + 1)]
         if all(p.exists() for p in paths):
@@ -196,7 +188,7 @@ print(f"first photo normalised in a batch of 4 vs alone: max difference "
 # At test time the paper runs G exactly as in training: BatchNorm in training mode on the
 # test batch. With batch size 1 that is instance norm, the same normalisation G saw on
 # every training step, so the running averages are never used. ``paper_inference(G)`` in
-# pix2pix/model.py does this without disturbing training: it switches to training mode
+# pix2pix/pix2pix_model.py does this without disturbing training: it switches to training mode
 # with momentum 0, so the running statistics are not updated.
 
 # %%

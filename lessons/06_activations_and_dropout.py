@@ -17,26 +17,19 @@ What you will see:
 Run:  python lessons/06_activations_and_dropout.py      (add --fast for a quick pass)
 """
 # %%
-import sys
 import time
-from pathlib import Path
 
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = Path.cwd() if (Path.cwd() / "common.py").exists() else Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, list_pictures, save_figure  # noqa: E402  (also puts nn on the path)
+from lessons.common import FAST, REPO, list_pictures, save_figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-from nn.ops.activations import Dropout  # noqa: E402
-from pix2pix.data import load_ab_image, make_pair  # noqa: E402
-from pix2pix.model import Pix2Pix, paper_inference  # noqa: E402
-from pix2pix.synthetic import make_ab_image  # noqa: E402
+import nn
+import nn.functional as F
+from nn.ops.activations import Dropout
+from pix2pix.data import load_ab_image, make_pair
+from pix2pix.pix2pix_model import Pix2Pix, paper_inference
+from pix2pix.synthetic import make_ab_image
 
 LESSON = "06_activations_and_dropout"
 rng = np.random.default_rng(0)
@@ -116,7 +109,7 @@ print("output :", y.data[0].round(2), "\ngradient:", x.grad[0], "(2 where kept, 
 def labels_and_photo(size=64):
     """facades/train/1.jpg as (labels (1, 3, size, size), photo (1, 3, size, size)) in
     [-1, 1]: labels -> photo is the paper's direction (BtoA). Synthetic if absent."""
-    repo = HERE.parent
+    repo = REPO
     for path in (repo.parent / "shared/facades/train/1.jpg", repo / "datasets/facades/train/1.jpg"):
         if path.exists():
             ab = load_ab_image(path)

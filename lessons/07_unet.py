@@ -17,27 +17,18 @@ Run:  python lessons/07_unet.py                 (under a minute on a 2-core CPU)
       LESSON_FAST=1 python lessons/07_unet.py   (seconds: small widths, 3 training steps)
 """
 # %%
-import pathlib
-import sys
+from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
 
-try:
-    HERE = pathlib.Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = pathlib.Path.cwd() if (pathlib.Path.cwd() / "common.py").exists() \
-        else pathlib.Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, facades_root, list_pictures, save_figure, to_rgb  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-from pix2pix.data import AlignedDataset  # noqa: E402
-from pix2pix.model import Pix2Pix, paper_inference  # noqa: E402
-from pix2pix.models import UNet, UNetDown, UNetUp, define_G  # noqa: E402
-from pix2pix.models.unet import dropout_blocks  # noqa: E402
-from pix2pix.synthetic import SyntheticFacades  # noqa: E402
+import nn
+import nn.functional as F
+from pix2pix.data import AlignedDataset
+from pix2pix.pix2pix_model import Pix2Pix, paper_inference
+from pix2pix.models import UNet, UNetDown, UNetUp, define_G
+from pix2pix.models.unet import dropout_blocks
+from pix2pix.synthetic import SyntheticFacades
 
 LESSON = "07_unet"
 rng = np.random.default_rng(0)

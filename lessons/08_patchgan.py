@@ -17,25 +17,16 @@ Run:  python lessons/08_patchgan.py                 (about 10 seconds on a 2-cor
       LESSON_FAST=1 python lessons/08_patchgan.py   (seconds: narrow networks)
 """
 # %%
-import pathlib
-import sys
+from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
 
-try:
-    HERE = pathlib.Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = pathlib.Path.cwd() if (pathlib.Path.cwd() / "common.py").exists() \
-        else pathlib.Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, facades_root, list_pictures, save_figure, to_rgb  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-from pix2pix.data import AlignedDataset  # noqa: E402
-from pix2pix.models import conv_layers, define_D, receptive_field  # noqa: E402
-from pix2pix.synthetic import SyntheticFacades  # noqa: E402
+import nn
+import nn.functional as F
+from pix2pix.data import AlignedDataset
+from pix2pix.models import conv_layers, define_D, receptive_field
+from pix2pix.synthetic import SyntheticFacades
 
 LESSON = "08_patchgan"
 NDF = 8 if FAST else 32          # width for the forward passes (the shapes do not depend on it)

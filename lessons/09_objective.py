@@ -16,27 +16,18 @@ Run:  python lessons/09_objective.py                 (seconds)
       LESSON_FAST=1 python lessons/09_objective.py
 """
 # %%
-import pathlib
-import sys
+from lessons.common import FAST, list_pictures, save_figure
 
-try:
-    HERE = pathlib.Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = pathlib.Path.cwd() if (pathlib.Path.cwd() / "common.py").exists() \
-        else pathlib.Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, list_pictures, save_figure  # noqa: E402
+import math
 
-import math  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import nn  # noqa: E402
-import nn.functional as F  # noqa: E402
-from pix2pix.model import Pix2Pix, gan_loss  # noqa: E402
-from pix2pix.models import define_D  # noqa: E402
-from pix2pix.synthetic import SyntheticFacades  # noqa: E402
+import nn
+import nn.functional as F
+from pix2pix.pix2pix_model import Pix2Pix, gan_loss
+from pix2pix.models import define_D
+from pix2pix.synthetic import SyntheticFacades
 
 LESSON = "09_objective"
 

@@ -25,30 +25,21 @@ Run:  python lessons/10_training_on_facades.py
       LESSON_FAST=1 python lessons/10_training_on_facades.py   (seconds: 32x32 synthetic)
 """
 # %%
-import pathlib
-import sys
+from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
 
-try:
-    HERE = pathlib.Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = pathlib.Path.cwd() if (pathlib.Path.cwd() / "common.py").exists() \
-        else pathlib.Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, facades_root, list_pictures, save_figure, to_rgb  # noqa: E402
+import os
+import tempfile
+import time
 
-import os  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from pix2pix.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from pix2pix.data import AlignedDataset, jitter_params  # noqa: E402
-from pix2pix.loader import DataLoader  # noqa: E402
-from pix2pix.model import Pix2Pix  # noqa: E402
-from pix2pix.synthetic import SyntheticFacades  # noqa: E402
-from pix2pix.visualize import LOG2, moving_average  # noqa: E402
+from pix2pix.checkpoint import load_checkpoint, save_checkpoint
+from pix2pix.data import AlignedDataset, jitter_params
+from pix2pix.loader import DataLoader
+from pix2pix.pix2pix_model import Pix2Pix
+from pix2pix.synthetic import SyntheticFacades
+from pix2pix.visualize import LOG2, moving_average
 
 LESSON = "10_training_on_facades"
 

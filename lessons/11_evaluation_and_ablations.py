@@ -23,27 +23,18 @@ Run:  python lessons/11_evaluation_and_ablations.py
       LESSON_FAST=1 python lessons/11_evaluation_and_ablations.py   (seconds)
 """
 # %%
-import pathlib
-import sys
+from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
 
-try:
-    HERE = pathlib.Path(__file__).resolve().parent
-except NameError:  # Jupyter has no __file__: start the notebook in lessons/ or the repo root
-    HERE = pathlib.Path.cwd() if (pathlib.Path.cwd() / "common.py").exists() \
-        else pathlib.Path.cwd() / "lessons"
-sys.path.insert(0, str(HERE))
-from common import FAST, facades_root, list_pictures, save_figure, to_rgb  # noqa: E402
+import time
 
-import time  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from pix2pix.data import AlignedDataset  # noqa: E402
-from pix2pix.loader import DataLoader  # noqa: E402
+from pix2pix.data import AlignedDataset
+from pix2pix.loader import DataLoader
 from pix2pix.metrics import evaluate_pairs, lab_color_score_split, lab_distributions  # noqa
-from pix2pix.model import Pix2Pix  # noqa: E402
-from pix2pix.synthetic import SyntheticFacades  # noqa: E402
+from pix2pix.pix2pix_model import Pix2Pix
+from pix2pix.synthetic import SyntheticFacades
 
 LESSON = "11_evaluation_and_ablations"
 

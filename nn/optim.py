@@ -62,6 +62,23 @@ class SGD(Optimizer):
             p.data -= self.lr * update
 
 
+def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999),
+                        eps=1e-8):
+    """One Adam step (Kingma & Ba, Algorithm 1) on plain arrays, the textbook way.
+
+    param, grad, exp_avg (m), exp_avg_sq (v): arrays of one shape; step: t = 1, 2, ...
+    Returns the new (param, exp_avg, exp_avg_sq); nothing is changed in place.
+    ``Adam.step`` computes the same numbers without allocating (tested equal).
+    """
+    xp = get_array_module(param)
+    b1, b2 = betas
+    m = b1 * exp_avg + (1 - b1) * grad              # running mean of the gradient
+    v = b2 * exp_avg_sq + (1 - b2) * grad * grad    # running mean of its square
+    m_hat = m / (1 - b1 ** step)                    # bias correction: m and v start at 0
+    v_hat = v / (1 - b2 ** step)
+    return param - lr * m_hat / (xp.sqrt(v_hat) + eps), m, v
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba), exactly as ``torch.optim.Adam`` computes it:
 

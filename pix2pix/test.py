@@ -21,7 +21,7 @@ import nn
 from .checkpoint import CheckpointError, read_checkpoint
 from .data import AlignedDataset, DataError, IMG_EXTENSIONS, load_image, natural_key, to_array
 from .metrics import evaluate_pairs
-from .model import paper_inference
+from .pix2pix_model import paper_inference
 from .models import define_G
 from .options import add_data_options, add_model_options
 from .visualize import save_image, write_gallery

@@ -17,7 +17,7 @@ import nn
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import AlignedDataset, DataError
 from .loader import DataLoader
-from .model import NonFiniteLossError, Pix2Pix
+from .pix2pix_model import NonFiniteLossError, Pix2Pix
 from .options import model_kwargs, resolve_preset, train_parser, validate
 from .synthetic import SyntheticFacades
 from .visualize import plot_losses, save_sample_grid, write_run_page

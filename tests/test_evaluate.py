@@ -8,7 +8,7 @@ from PIL import Image
 
 import nn
 import pix2pix.test as evaluate
-from pix2pix.model import Pix2Pix, paper_inference
+from pix2pix.pix2pix_model import Pix2Pix, paper_inference
 from pix2pix.models import define_G
 from pix2pix.synthetic import make_ab_image, save_synthetic
 from pix2pix.train import main as train_main

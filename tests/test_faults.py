@@ -21,7 +21,7 @@ from PIL import Image
 
 import nn
 from pix2pix.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from pix2pix.model import Pix2Pix
+from pix2pix.pix2pix_model import Pix2Pix
 from pix2pix.synthetic import make_ab_image, save_synthetic
 from pix2pix.train import main
 

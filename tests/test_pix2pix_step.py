@@ -12,7 +12,7 @@ import pytest
 
 import nn
 import nn.functional as F
-from pix2pix.model import NonFiniteLossError, Pix2Pix, gan_loss
+from pix2pix.pix2pix_model import NonFiniteLossError, Pix2Pix, gan_loss
 from pix2pix.synthetic import SyntheticFacades
 
 SIZE = 32

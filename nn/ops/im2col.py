@@ -1,5 +1,9 @@
 """im2col / col2im: turn a convolution into one matrix multiply.
 
+``im2col_reference`` / ``col2im_reference`` are the textbook form (lesson 3): pad, then
+one strided-slice copy per kernel offset. ``im2col`` / ``col2im`` compute exactly the same
+arrays faster (tested equal in tests/test_conv.py); the library runs those.
+
 For a k x k kernel, ``im2col`` copies, for every kernel offset (i, j), the input pixels
 that offset touches into a column matrix, as k*k strided slice copies (no Python loop
 over pixels, no scatter). ``col2im`` is its adjoint: it adds the columns back into place.
@@ -16,6 +20,40 @@ from ..backend import get_array_module
 def conv_output_size(size, kernel_size, stride, padding):
     """Spatial output size of a convolution: floor((size + 2p - k) / s) + 1."""
     return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def im2col_reference(x, kernel_size, stride, padding):
+    """x: (N, C, H, W) -> col: (C, k, k, N, Ho, Wo), the textbook way.
+
+    col[c, i, j, n, y, x'] = x_padded[n, c, y * stride + i, x' * stride + j].
+    """
+    xp = get_array_module(x)
+    k, s, p = kernel_size, stride, padding
+    n, c, h, w = x.shape
+    ho, wo = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    col = xp.empty((c, k, k, n, ho, wo), dtype=x.dtype)
+    for i in range(k):              # one strided slice per kernel offset (i, j):
+        for j in range(k):          # the pixels that offset meets, for every output pixel
+            patch = x_pad[:, :, i:i + s * ho:s, j:j + s * wo:s]      # (N, C, Ho, Wo)
+            col[:, i, j] = patch.transpose(1, 0, 2, 3)
+    return col
+
+
+def col2im_reference(col, x_shape, stride, padding):
+    """The adjoint of im2col_reference: col (C, k, k, N, Ho, Wo) -> x (N, C, H, W).
+
+    Every column entry is added back where im2col copied it from; overlaps sum.
+    """
+    xp = get_array_module(col)
+    c, k, _, n, ho, wo = col.shape
+    s, p = stride, padding
+    h, w = x_shape[2], x_shape[3]
+    x_pad = xp.zeros((n, c, h + 2 * p, w + 2 * p), dtype=col.dtype)
+    for i in range(k):
+        for j in range(k):
+            x_pad[:, :, i:i + s * ho:s, j:j + s * wo:s] += col[:, i, j].transpose(1, 0, 2, 3)
+    return x_pad[:, :, p:p + h, p:p + w]     # what fell on the padding is dropped
 
 
 def _phase_slices(size, stride, padding):
