@@ -16,7 +16,7 @@ import nn
 import nn.functional as F
 from nn.gradcheck import GradcheckError
 from nn.ops.batchnorm import BatchNormFunction
-from nn.ops.conv import Conv2dFunction, ConvTranspose2dFunction
+from nn.ops.conv import Conv2dAsTransposeFunction, Conv2dFunction, ConvTranspose2dFunction
 from nn.ops.losses import BCEWithLogits, L1Loss, MSELoss
 from nn.tensor import Function
 
@@ -199,6 +199,45 @@ def test_conv2d_gradcheck(implementation, xp, rng, case):
     nn.gradcheck(fn, inputs)
 
 
+# Stride 1, padding <= k - 1: where a convolution equals a transposed one. The first and
+# the last are shaped like the PatchGAN's last conv (many channels in, one out), where
+# conv2d() takes this path; the others check that it is right everywhere it applies.
+AS_TRANSPOSE_CASES = {
+    "4x4-p1-8to1": dict(c_in=8, c_out=1, k=4, padding=1, size=(5, 4)),
+    "3x3-p0-batch2": dict(n=2, k=3, padding=0, size=(4, 5)),
+    "3x3-p2": dict(k=3, padding=2, size=(3, 3)),
+    "1x1": dict(k=1, padding=0, size=(3, 4)),
+    "no-bias": dict(c_in=4, c_out=1, k=4, padding=1, size=(4, 4), bias=False),
+}
+
+
+@pytest.mark.parametrize("case", list(AS_TRANSPOSE_CASES))
+def test_conv2d_as_transpose_gradcheck(xp, rng, case):
+    """The flipped-kernel transposed-convolution path: d/dx, d/dweight, d/dbias."""
+    fn, inputs = conv2d_case(Conv2dAsTransposeFunction, xp, rng, **AS_TRANSPOSE_CASES[case])
+    nn.gradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("case", list(AS_TRANSPOSE_CASES))
+def test_conv2d_as_transpose_equals_conv2d(xp, case):
+    """Same output and same gradients (for one random upstream) as im2col + matmul."""
+    results = []
+    for Conv in (Conv2dFunction, Conv2dAsTransposeFunction):
+        fn, inputs = conv2d_case(Conv, xp, np.random.default_rng(3), **AS_TRANSPOSE_CASES[case])
+        out = fn(*inputs)
+        out.backward(xp.asarray(np.random.default_rng(4).standard_normal(out.shape)))
+        results.append([out.data] + [t.grad for t in inputs])
+    for ours, reference in zip(results[1], results[0]):
+        np.testing.assert_allclose(nn.to_numpy(ours), nn.to_numpy(reference), rtol=1e-10,
+                                   atol=1e-12)
+
+
+def test_conv2d_as_transpose_refuses_what_it_cannot_compute(rng):
+    fn, inputs = conv2d_case(Conv2dAsTransposeFunction, np, rng, k=3, stride=2)
+    with pytest.raises(ValueError, match="needs stride 1.*use Conv2dFunction"):
+        fn(*inputs)
+
+
 CONV_T_CASES = {  # the pix2pix decoder's 4x4 s2 p1 (doubles the size), plus others
     "4x4-s2-p1": dict(k=4, stride=2, padding=1, size=(3, 3)),
     "4x4-s2-p1-odd": dict(k=4, stride=2, padding=1, size=(3, 2), n=2),
@@ -379,6 +418,8 @@ BREAKABLE = {
     # name: (Function in nn, case builder, how many gradients backward returns that matter)
     "conv2d": (Conv2dFunction, lambda F_, xp, rng: conv2d_case(F_, xp, rng, k=4, stride=2,
                                                                size=(6, 5)), 3),
+    "conv2d_as_transpose": (Conv2dAsTransposeFunction, lambda F_, xp, rng: conv2d_case(
+        F_, xp, rng, **AS_TRANSPOSE_CASES["4x4-p1-8to1"]), 3),
     "conv_transpose2d": (ConvTranspose2dFunction, conv_transpose2d_case, 3),
     "batch_norm": (BatchNormFunction, batch_norm_case, 3),
     "bce_with_logits": (BCEWithLogits, bce_case, 1),
