@@ -84,6 +84,9 @@ class Adam(Optimizer):
 
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
     p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+
+    the numbers of ``adam_step_reference``, computed in place (tested equal). t counts the
+    calls of step(); a parameter without a gradient is left as it is (m and v included).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
