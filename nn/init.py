@@ -12,17 +12,9 @@ def normal_(param, mean=0.0, std=1.0, generator=None):
     return param
 
 
-def constant_(param, value):
-    param.data[...] = value
-    return param
-
-
 def zeros_(param):
-    return constant_(param, 0.0)
-
-
-def ones_(param):
-    return constant_(param, 1.0)
+    param.data[...] = 0
+    return param
 
 
 def uniform_(param, low, high, generator=None):

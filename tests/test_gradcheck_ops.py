@@ -407,11 +407,12 @@ def test_gradcheck_names_the_worst_element(xp, rng):
     assert report["checked"] == 12 and report["max_rel_error"] < 1e-7
 
 
-def test_gradcheck_refuses_float32(rng):
+@pytest.mark.parametrize("check", [nn.gradcheck, nn.gradcheck_direction])
+def test_gradcheck_refuses_float32(rng, check):
     """Finite differences in float32 are too noisy to check anything."""
     a = nn.Tensor(rng.standard_normal(3).astype(np.float32), requires_grad=True)
     with pytest.raises(ValueError, match="float64"):
-        nn.gradcheck(lambda a: a * a, [a])
+        check(lambda a: a * a, [a])
 
 
 BREAKABLE = {
