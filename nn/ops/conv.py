@@ -52,15 +52,14 @@ class Conv2dFunction(Function):
         c_out, c_in, k, _ = weight.shape
         n, _, ho, wo = grad.shape
         grad_rows = _nchw_to_rows(grad)                         # (C_out, N*Ho*Wo)
-        grad_x = grad_w = grad_b = None
+        grad_x = grad_w = None
         if needs[0]:
             grad_col = weight.reshape(c_out, -1).T @ grad_rows  # (C_in*k*k, N*Ho*Wo)
             grad_x = col2im(grad_col.reshape(c_in, k, k, n, ho, wo), ctx.x_shape,
                             ctx.stride, ctx.padding)
         if needs[1]:
             grad_w = (grad_rows @ col.T).reshape(weight.shape)
-        if len(needs) > 2 and needs[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
 
 
@@ -96,13 +95,12 @@ class ConvTranspose2dFunction(Function):
         col = im2col(grad, k, ctx.stride, ctx.padding)         # (C_out, k, k, N, H, W)
         h, w = col.shape[4], col.shape[5]
         col = col.reshape(-1, n * h * w)                       # (C_out*k*k, N*H*W)
-        grad_x = grad_w = grad_b = None
+        grad_x = grad_w = None
         if needs[0]:
             grad_x = _rows_to_nchw(weight.reshape(c_in, -1) @ col, n, h, w)
         if needs[1]:
             grad_w = (x_rows @ col.T).reshape(weight.shape)
-        if len(needs) > 2 and needs[2]:
-            grad_b = grad.sum(axis=(0, 2, 3))
+        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
 
 
