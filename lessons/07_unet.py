@@ -128,6 +128,12 @@ for name, paper, c_in, shape, cat, bn, drop in rows:
 print(f"decoder blocks with dropout: {sorted(dropout_blocks(8, 'paper'))} (the PyTorch "
       f"port's choice would be {sorted(dropout_blocks(8, 'pytorch'))})")
 
+# %%
+# The same network in the appendix's notation, and the per-layer table of UNet's docstring,
+# both read off G's blocks as built (in FAST mode the channels are ngf / 64 of the paper's):
+print(f"\nG.paper_spec(): {G.paper_spec()}")
+print(G.layer_table())
+
 # %% [markdown]
 # ### Counting parameters
 #

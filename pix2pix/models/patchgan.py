@@ -15,6 +15,12 @@ def _conv_norm_act(in_ch, out_ch, stride, batch_norm):
     return layers
 
 
+def _paper_spec(net):
+    """Ck for every conv but the last (the one to a 1-channel map of logits)."""
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    return "-".join(f"C{m.out_channels}" for m in convs[:-1])
+
+
 class NLayerDiscriminator(nn.Module):
     """C64 - C128 - ... then a 1-channel conv; n_layers=3 is the 70x70 PatchGAN.
 
@@ -39,6 +45,10 @@ class NLayerDiscriminator(nn.Module):
     def forward(self, x):
         return self.model(x)
 
+    def paper_spec(self):
+        """The appendix's notation as built: "C64-C128-C256-C512" for the 70x70 PatchGAN."""
+        return _paper_spec(self)
+
 
 class PixelDiscriminator(nn.Module):
     """1x1 PatchGAN ("PixelGAN"): judges every pixel on its own colour.
@@ -58,6 +68,10 @@ class PixelDiscriminator(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+    def paper_spec(self):
+        """The appendix's notation as built: "C64-C128" (1x1 convs)."""
+        return _paper_spec(self)
 
 
 def conv_layers(module):

@@ -8,10 +8,23 @@ which would zero a 1x1 map at batch size 1, nor an activation of its own: the de
 ReLU follows it. (The official PyTorch port writes the leaky ReLU at the start of the next
 block, in place, so its skips carry these same activated features.)
 """
+from collections import namedtuple
+
 import numpy as np
 
 import nn
 import nn.functional as F
+
+
+# One layer of a U-Net, as UNet.blocks() lists it. paper: the appendix's notation, Ck with k
+# the conv's filters in the encoder and, in the decoder, the channels entering its
+# transposed conv, D where dropout follows (CD512-CD1024-...). skip: the channels of the
+# encoder output concatenated after it; size: its output's height and width.
+Block = namedtuple("Block", "name paper in_channels out_channels skip size norm dropout")
+
+
+def _norm_name(block):
+    return type(block.norm).__name__ if block.norm is not None else "-"
 
 
 class UNetDown(nn.Module):
@@ -78,6 +91,28 @@ class UNet(nn.Module):
 
     x: (N, input_nc, S, S) with S = 2**num_downs -> (N, output_nc, S, S) in [-1, 1].
     skips=False cuts every skip: the paper's encoder-decoder ablation.
+
+    unet_256 (num_downs 8, ngf 64, paper dropout) at 256x256, from ``layer_table()``.
+    paper: the appendix's notation (see Block); "+512": the skip concatenated after the
+    block; final is followed by tanh.
+
+    block    paper   channels         output (C, H, W)   norm         dropout
+    down[0]  C64     3 -> 64          (64, 128, 128)     -            -
+    down[1]  C128    64 -> 128        (128, 64, 64)      BatchNorm2d  -
+    down[2]  C256    128 -> 256       (256, 32, 32)      BatchNorm2d  -
+    down[3]  C512    256 -> 512       (512, 16, 16)      BatchNorm2d  -
+    down[4]  C512    512 -> 512       (512, 8, 8)        BatchNorm2d  -
+    down[5]  C512    512 -> 512       (512, 4, 4)        BatchNorm2d  -
+    down[6]  C512    512 -> 512       (512, 2, 2)        BatchNorm2d  -
+    down[7]  C512    512 -> 512       (512, 1, 1)        -            -
+    up[0]    CD512   512 -> 512 +512  (1024, 2, 2)       BatchNorm2d  0.5
+    up[1]    CD1024  1024 -> 512 +512 (1024, 4, 4)       BatchNorm2d  0.5
+    up[2]    CD1024  1024 -> 512 +512 (1024, 8, 8)       BatchNorm2d  0.5
+    up[3]    C1024   1024 -> 512 +512 (1024, 16, 16)     BatchNorm2d  -
+    up[4]    C1024   1024 -> 256 +256 (512, 32, 32)      BatchNorm2d  -
+    up[5]    C512    512 -> 128 +128  (256, 64, 64)      BatchNorm2d  -
+    up[6]    C256    256 -> 64 +64    (128, 128, 128)    BatchNorm2d  -
+    final    C128    128 -> 3         (3, 256, 256)      -            -
     """
 
     def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch",
@@ -121,3 +156,41 @@ class UNet(nn.Module):
         for block in self.up:                    # 1 -> 2 -> ... -> 128
             x = block(x, skips.pop() if self.skips else None)
         return F.tanh(self.final(x))             # (N, output_nc, 256, 256)
+
+    def blocks(self, size=256):
+        """One Block per layer as built, for a (N, input_nc, size, size) input."""
+        rows = []
+        for i, block in enumerate(self.down):    # outputs size/2, ..., size/2**num_downs
+            conv = block.conv
+            rows.append(Block(f"down[{i}]", f"C{conv.out_channels}", conv.in_channels,
+                              conv.out_channels, 0, size // 2 ** (i + 1), _norm_name(block), "-"))
+        for j, block in enumerate(list(self.up) + [self.final]):   # back up to size
+            conv, dropout = block.conv, block.dropout
+            is_final = block is self.final
+            skip = 0 if is_final or not self.skips else \
+                self.down[self.num_downs - 2 - j].conv.out_channels
+            rows.append(Block("final" if is_final else f"up[{j}]",
+                              f"C{'D' if dropout is not None else ''}{conv.in_channels}",
+                              conv.in_channels, conv.out_channels, skip,
+                              size // 2 ** (self.num_downs - 1 - j), _norm_name(block),
+                              dropout.p if dropout is not None else "-"))
+        return rows
+
+    def paper_spec(self):
+        """The appendix's notation for this network as built, e.g. for unet_256:
+        {"encoder": "C64-C128-C256-C512-C512-C512-C512-C512",
+         "decoder": "CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128"}."""
+        rows = self.blocks()
+        return {"encoder": "-".join(r.paper for r in rows[:self.num_downs]),
+                "decoder": "-".join(r.paper for r in rows[self.num_downs:])}
+
+    def layer_table(self, size=256):
+        """The per-layer table of the class docstring, for this network and input size."""
+        lines = [f"{'block':<9}{'paper':<8}{'channels':<17}{'output (C, H, W)':<19}"
+                 f"{'norm':<13}dropout"]
+        for r in self.blocks(size):
+            channels = f"{r.in_channels} -> {r.out_channels}" + (f" +{r.skip}" if r.skip else "")
+            output = str((r.out_channels + r.skip, r.size, r.size))
+            lines.append(f"{r.name:<9}{r.paper:<8}{channels:<17}{output:<19}{r.norm:<13}"
+                         f"{r.dropout}")
+        return "\n".join(lines)
