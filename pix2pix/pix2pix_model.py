@@ -103,39 +103,44 @@ class Pix2Pix:
         """
         real_A, real_B = self._as_tensor(real_A), self._as_tensor(real_B)
         fake_B = self.netG(real_A)                          # (N, 3, H, W)
-        losses = {}
-
-        if self.netD is not None:
-            # D: real pairs -> 1, fake pairs -> 0; fake_B detached so G gets no gradient.
-            self.netD.requires_grad_(True)
-            loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False,
-                                   self.gan_mode)
-            loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
-            loss_D = (loss_D_fake + loss_D_real) * 0.5     # halved: slows D relative to G
-            losses["D_real"], losses["D_fake"] = loss_D_real.item(), loss_D_fake.item()
-            self._check_finite(losses)
-            self.optimizer_D.zero_grad()
-            loss_D.backward()
-            self._check_gradients(self.optimizer_D, "D")
-            self.optimizer_D.step()
-
-            # G: fool D (non-saturating: maximise log D(x, G(x))). D's weights are frozen
-            # for this pass, so backward computes no gradient for them.
-            self.netD.requires_grad_(False)
-            loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
-        else:
-            loss_G_GAN = None
-            losses["D_real"] = losses["D_fake"] = 0.0
-        loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
-        loss_G = loss_G_L1 if loss_G_GAN is None else loss_G_GAN + loss_G_L1
-        losses["G_GAN"] = loss_G_GAN.item() if loss_G_GAN is not None else 0.0
-        losses["G_L1"] = loss_G_L1.item()
-        self._check_finite(losses)
-        self.optimizer_G.zero_grad()
-        loss_G.backward()
-        self._check_gradients(self.optimizer_G, "G")
-        self.optimizer_G.step()
+        losses = {"D_real": 0.0, "D_fake": 0.0}
+        if self.netD is not None:                           # gan_mode "none" has no D
+            losses.update(self.backward_D(real_A, real_B, fake_B))
+        losses.update(self.backward_G(real_A, real_B, fake_B))
         return losses
+
+    def backward_D(self, real_A, real_B, fake_B):
+        """One gradient step on D: real pairs -> 1, fake pairs -> 0, the sum halved (slows D
+        relative to G). fake_B is detached, so no gradient reaches G. Returns the losses."""
+        self.netD.requires_grad_(True)
+        loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False, self.gan_mode)
+        loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
+        losses = {"D_real": loss_D_real.item(), "D_fake": loss_D_fake.item()}
+        self._optimize(self.optimizer_D, (loss_D_fake + loss_D_real) * 0.5, losses, "D")
+        return losses
+
+    def backward_G(self, real_A, real_B, fake_B):
+        """One gradient step on G: fool D (non-saturating: maximise log D(x, G(x))) plus
+        lambda * L1; with gan_mode "none" the L1 term alone. Returns the losses."""
+        loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
+        if self.netD is None:
+            losses = {"G_GAN": 0.0, "G_L1": loss_G_L1.item()}
+            self._optimize(self.optimizer_G, loss_G_L1, losses, "G")
+            return losses
+        # D's weights are frozen for this pass, so backward computes no gradient for them.
+        self.netD.requires_grad_(False)
+        loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
+        losses = {"G_GAN": loss_G_GAN.item(), "G_L1": loss_G_L1.item()}
+        self._optimize(self.optimizer_G, loss_G_GAN + loss_G_L1, losses, "G")
+        return losses
+
+    def _optimize(self, optimizer, loss, losses, net_name):
+        """Zero the gradients, backpropagate ``loss``, refuse NaN or Inf, step."""
+        self._check_finite(losses)
+        optimizer.zero_grad()
+        loss.backward()
+        self._check_gradients(optimizer, net_name)
+        optimizer.step()
 
     def generate(self, real_A, eval_mode=False):
         """G(real_A) without a graph. Paper-style (dropout on, test-batch statistics) by
