@@ -25,6 +25,19 @@ def inner(a, b):
     return float((nn.to_numpy(a) * nn.to_numpy(b)).sum())
 
 
+def compare_with_naive(Op, naive, xp, rng, x_shape, weight_shape, bias_size, stride, padding):
+    """Op.apply equals the naive loop on random float64 arrays (no bias if bias_size is 0).
+    Returns the output's shape."""
+    x, weight = array64(xp, rng, x_shape), array64(xp, rng, weight_shape)
+    b = array64(xp, rng, (bias_size,)) if bias_size else None
+    fast = Op.apply(nn.Tensor(x), nn.Tensor(weight), None if b is None else nn.Tensor(b),
+                    stride=stride, padding=padding)
+    expected = naive(x, weight, b, stride=stride, padding=padding)
+    np.testing.assert_allclose(nn.to_numpy(fast.data), nn.to_numpy(expected), rtol=1e-10,
+                               atol=1e-12)
+    return fast.shape
+
+
 # (N, C_in, C_out, H, W, k, stride, padding): batch > 1, strides 1 and 2, paddings 0-2,
 # non-square images, sizes that stride 2 does not divide evenly.
 CONV_SHAPES = [
@@ -42,15 +55,10 @@ CONV_SHAPES = [
 @pytest.mark.parametrize("shape", CONV_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_conv2d_matches_naive(implementation, xp, rng, shape, bias):
     """im2col + matmul computes exactly the textbook sum over the kernel window."""
-    Conv = implementation
     n, c_in, c_out, h, w, k, s, p = shape
-    x, weight = array64(xp, rng, (n, c_in, h, w)), array64(xp, rng, (c_out, c_in, k, k))
-    b = array64(xp, rng, (c_out,)) if bias else None
-    fast = Conv.apply(nn.Tensor(x), nn.Tensor(weight), None if b is None else nn.Tensor(b),
-                      stride=s, padding=p)
-    naive = conv2d_naive(x, weight, b, stride=s, padding=p)
-    assert fast.shape == (n, c_out, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))
-    np.testing.assert_allclose(nn.to_numpy(fast.data), nn.to_numpy(naive), rtol=1e-10, atol=1e-12)
+    out_shape = compare_with_naive(implementation, conv2d_naive, xp, rng, (n, c_in, h, w),
+                                   (c_out, c_in, k, k), c_out if bias else 0, s, p)
+    assert out_shape == (n, c_out, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))
 
 
 # (N, C_in, C_out, H, W, k, stride, padding)
@@ -68,15 +76,11 @@ CONV_T_SHAPES = [
 @pytest.mark.parametrize("shape", CONV_T_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_conv_transpose2d_matches_naive(implementation, xp, rng, shape, bias):
     """matmul + col2im computes exactly "every input pixel stamps its weighted kernel"."""
-    ConvT = implementation
     n, c_in, c_out, h, w, k, s, p = shape
-    x, weight = array64(xp, rng, (n, c_in, h, w)), array64(xp, rng, (c_in, c_out, k, k))
-    b = array64(xp, rng, (c_out,)) if bias else None
-    fast = ConvT.apply(nn.Tensor(x), nn.Tensor(weight), None if b is None else nn.Tensor(b),
-                       stride=s, padding=p)
-    naive = conv_transpose2d_naive(x, weight, b, stride=s, padding=p)
-    assert fast.shape == (n, c_out, (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k)
-    np.testing.assert_allclose(nn.to_numpy(fast.data), nn.to_numpy(naive), rtol=1e-10, atol=1e-12)
+    out_shape = compare_with_naive(implementation, conv_transpose2d_naive, xp, rng,
+                                   (n, c_in, h, w), (c_in, c_out, k, k), c_out if bias else 0,
+                                   s, p)
+    assert out_shape == (n, c_out, (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k)
 
 
 # (H, W, k, stride, padding) where conv_transpose2d maps conv2d's output size back to (H, W)

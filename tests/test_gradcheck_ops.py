@@ -15,6 +15,8 @@ import pytest
 import nn
 import nn.functional as F
 from nn.gradcheck import GradcheckError
+from nn.ops.activations import Tanh
+from nn.ops.arithmetic import Exp
 from nn.ops.batchnorm import BatchNormFunction
 from nn.ops.conv import Conv2dAsTransposeFunction, Conv2dFunction, ConvTranspose2dFunction
 from nn.ops.losses import BCEWithLogits, L1Loss, MSELoss
@@ -157,10 +159,11 @@ def test_dropout_gradcheck(implementation, xp, rng):
 # --- convolutions ---------------------------------------------------------------------
 
 def conv2d_case(Conv, xp, rng, n=1, c_in=2, c_out=3, size=(5, 5), k=3, stride=1, padding=1,
-                bias=True):
-    """(fn, inputs) for a gradient check of a conv2d Function: x, weight and maybe bias."""
+                bias=True, transposed=False):
+    """(fn, inputs) for a gradient check of a conv2d Function: x, weight and maybe bias.
+    transposed: the weight in conv_transpose2d's layout (C_in, C_out, k, k)."""
     x = t64(xp, rng.standard_normal((n, c_in) + size))
-    w = t64(xp, rng.standard_normal((c_out, c_in, k, k)))
+    w = t64(xp, rng.standard_normal(((c_in, c_out) if transposed else (c_out, c_in)) + (k, k)))
     inputs = [x, w] + ([t64(xp, rng.standard_normal(c_out))] if bias else [])
 
     def fn(x, w, b=None):
@@ -171,13 +174,8 @@ def conv2d_case(Conv, xp, rng, n=1, c_in=2, c_out=3, size=(5, 5), k=3, stride=1,
 def conv_transpose2d_case(ConvT, xp, rng, n=1, c_in=3, c_out=2, size=(3, 3), k=4, stride=2,
                           padding=1, bias=True):
     """(fn, inputs) for a gradient check of a conv_transpose2d Function."""
-    x = t64(xp, rng.standard_normal((n, c_in) + size))
-    w = t64(xp, rng.standard_normal((c_in, c_out, k, k)))
-    inputs = [x, w] + ([t64(xp, rng.standard_normal(c_out))] if bias else [])
-
-    def fn(x, w, b=None):
-        return ConvT.apply(x, w, b, stride=stride, padding=padding)
-    return fn, inputs
+    return conv2d_case(ConvT, xp, rng, n, c_in, c_out, size, k, stride, padding, bias,
+                       transposed=True)
 
 
 CONV_CASES = {  # the pix2pix encoder's 4x4 s2 p1, plus shapes that catch off-by-ones
@@ -344,34 +342,20 @@ def test_functional_losses_gradcheck(xp, rng):
 
 # --- the checker itself can fail -----------------------------------------------------------
 
-class ExpScaledBackward(Function):
+class ExpScaledBackward(Exp):
     """exp with a backward that is 10% too small everywhere."""
 
     @staticmethod
-    def forward(ctx, a):
-        out = nn.get_array_module(a).exp(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved
-        return 0.9 * grad * out
+        return 0.9 * Exp.backward(ctx, grad)
 
 
-class TanhSignError(Function):
+class TanhSignError(Tanh):
     """tanh with the sign of its derivative flipped."""
 
     @staticmethod
-    def forward(ctx, a):
-        out = nn.get_array_module(a).tanh(a)
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved
-        return -grad * (1 - out * out)
+        return -Tanh.backward(ctx, grad)
 
 
 class SquareOneWrongElement(Function):

@@ -58,22 +58,24 @@ def normal32(rng, shape, scale=1.0, shift=0.0):
     return (rng.standard_normal(shape) * scale + shift).astype(np.float32)
 
 
-@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
-@pytest.mark.parametrize("k, s, p", [(4, 2, 1), (3, 1, 1), (3, 2, 0)])
-def test_conv2d_matches_torch(xp, rng, k, s, p, bias):
-    """pix2pix's encoder convolution is 4x4, stride 2, padding 1."""
-    ours = nn.Conv2d(3, 8, kernel_size=k, stride=s, padding=p, bias=bias)
-    theirs = torch.nn.Conv2d(3, 8, kernel_size=k, stride=s, padding=p, bias=bias)
-    check_layer(xp, rng, ours, theirs, normal32(rng, (2, 3, 11, 9)))
+CONVS = [  # (layer, C_in, C_out, k, stride, padding, input (H, W))
+    ("Conv2d", 3, 8, 4, 2, 1, (11, 9)),          # pix2pix's encoder convolution
+    ("Conv2d", 3, 8, 3, 1, 1, (11, 9)),
+    ("Conv2d", 3, 8, 3, 2, 0, (11, 9)),
+    ("Conv2d", 16, 1, 4, 1, 1, (7, 6)),          # the PatchGAN's last: run as a transposed conv
+    ("ConvTranspose2d", 8, 3, 4, 2, 1, (5, 4)),  # the decoder's, doubling the size
+    ("ConvTranspose2d", 8, 3, 3, 1, 0, (5, 4)),
+    ("ConvTranspose2d", 8, 3, 3, 2, 1, (5, 4)),
+]
 
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
-@pytest.mark.parametrize("k, s, p", [(4, 2, 1), (3, 1, 0), (3, 2, 1)])
-def test_conv_transpose2d_matches_torch(xp, rng, k, s, p, bias):
-    """pix2pix's decoder convolution is 4x4, stride 2, padding 1 (doubling the size)."""
-    ours = nn.ConvTranspose2d(8, 3, kernel_size=k, stride=s, padding=p, bias=bias)
-    theirs = torch.nn.ConvTranspose2d(8, 3, kernel_size=k, stride=s, padding=p, bias=bias)
-    check_layer(xp, rng, ours, theirs, normal32(rng, (2, 8, 5, 4)))
+@pytest.mark.parametrize("layer, c_in, c_out, k, s, p, size", CONVS,
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_convolutions_match_torch(xp, rng, layer, c_in, c_out, k, s, p, size, bias):
+    ours = getattr(nn, layer)(c_in, c_out, kernel_size=k, stride=s, padding=p, bias=bias)
+    theirs = getattr(torch.nn, layer)(c_in, c_out, kernel_size=k, stride=s, padding=p, bias=bias)
+    check_layer(xp, rng, ours, theirs, normal32(rng, (2, c_in) + size))
 
 
 @pytest.mark.parametrize("batch", [4, 1], ids=["batch4", "batch1"])
