@@ -56,8 +56,9 @@ def write_empty(path):
     path.write_bytes(b"")
 
 
-def write_wrong_aspect(path):
-    Image.fromarray(noise((H, H, 3), 6)).save(path)
+def write_too_narrow(path):
+    # Any width of 2 or more splits at w/2 (the port's rule); 1 pixel cannot be split.
+    Image.fromarray(noise((H, 1, 3), 6)).save(path)
 
 
 def write_dir(path):
@@ -74,7 +75,7 @@ CONVERTED = {"good.jpg": write_good, "gray.png": write_gray, "la.png": write_la,
 BAD = {
     "truncated.jpg": (write_truncated, "truncated"),
     "zero.jpg": (write_empty, "0 bytes"),
-    "wide.jpg": (write_wrong_aspect, f"expected an A|B pair: width = 2 x height, got {H}x{H}"),
+    "thin.png": (write_too_narrow, f"expected an A|B pair side by side, got 1x{H}: too narrow"),
     "x.jpg": (write_dir, "directory"),
     "y.jpg": (write_text, "not a readable image"),
     "README.txt": (write_text, "not an image file"),

@@ -85,8 +85,8 @@ def test_missing_dataroot_names_the_folder_and_the_download(tmp_path):
 
 
 def write_bad_files(folder):
-    """Next to good pairs: a square image (not A|B) and a JPEG cut in half."""
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "square.png")
+    """Next to good pairs: an image 1 pixel wide (no A|B to split) and a JPEG cut in half."""
+    Image.fromarray(np.zeros((32, 1, 3), np.uint8)).save(folder / "thin.png")
     make_ab_image(5, size=32).save(folder / "cut.jpg", quality=90)
     data = (folder / "cut.jpg").read_bytes()
     (folder / "cut.jpg").write_bytes(data[:len(data) // 2])
@@ -97,7 +97,7 @@ def test_bad_images_stop_training_before_it_starts(tmp_path, capsys):
     write_bad_files(tmp_path / "data" / "train")
     assert train(tmp_path / "ck", dataroot=tmp_path / "data") == 2
     err = capsys.readouterr().err
-    assert "square.png" in err and "width = 2 x height" in err
+    assert "thin.png" in err and "too narrow to split" in err
     assert "cut.jpg" in err and "truncated" in err
     assert "--skip_bad_files" in err
     assert not (tmp_path / "ck").exists()  # nothing was trained or written
@@ -109,7 +109,7 @@ def test_skip_bad_files_trains_without_them(tmp_path, capsys):
     assert train(tmp_path / "ck", "--skip_bad_files", "--max_iters", "4",
                  dataroot=tmp_path / "data") == 0
     err = capsys.readouterr().err
-    assert "skipping 2 bad file(s)" in err and "square.png" in err and "cut.jpg" in err
+    assert "skipping 2 bad file(s)" in err and "thin.png" in err and "cut.jpg" in err
     assert read_checkpoint(tmp_path / "ck" / "run" / "latest.npz")[0]["total_iters"] == 4
     assert log_iters(tmp_path / "ck" / "run") == [1, 2, 3, 4]  # 3 good images per epoch
 
