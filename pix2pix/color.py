@@ -36,3 +36,12 @@ def network_to_rgb(L, ab):
     lab = np.concatenate([(np.asarray(L) + 1.0) * 50.0, np.asarray(ab) * 110.0], axis=0)
     rgb = lab_to_rgb(lab.transpose(1, 2, 0))
     return (rgb.transpose(2, 0, 1) * 2.0 - 1.0).astype(np.float32)
+
+
+def as_pictures(images, colorization=False):
+    """(input, output, target) as the network sees them -> arrays to show: in colorization
+    the L input and the ab output or target become RGB; otherwise unchanged."""
+    if not colorization:
+        return tuple(images)
+    L, fake, real = images
+    return L, network_to_rgb(L, fake), None if real is None else network_to_rgb(L, real)

@@ -185,3 +185,33 @@ class SingleDataset:
         params = prep.centre_params(img.size, self.mode, self.load_size, self.crop_size)
         img = prep.apply(img, self.mode, self.load_size, self.crop_size, params, self.grey)
         return {"A": to_array(img), "B": None, "path": str(self.paths[index])}
+
+
+def build_dataset(opt, split, train, test_load_size=None):
+    """The data set that opt.dataset_mode names, for training (jitter) or testing."""
+    from .data import AlignedDataset
+    from .models.networks import unet_depth
+    from .synthetic import SyntheticFacades
+    pair = dict(preprocess=opt.preprocess, input_nc=opt.input_nc, output_nc=opt.output_nc)
+    if opt.dataroot == "synthetic":
+        return SyntheticFacades(n=8 if train else 4, size=opt.crop_size,
+                                seed=opt.seed if train else opt.seed + 1,
+                                direction=opt.direction, train=train, load_size=opt.load_size,
+                                crop_size=opt.crop_size, no_flip=opt.no_flip, **pair,
+                                test_load_size=test_load_size)
+    common = dict(load_size=opt.load_size, crop_size=opt.crop_size, no_flip=opt.no_flip,
+                  train=train, skip_bad_files=opt.skip_bad_files, preprocess=opt.preprocess,
+                  size_multiple=2 ** unet_depth(opt.netG), test_load_size=test_load_size)
+    if opt.dataset_mode == "colorization":
+        return ColorizationDataset(opt.dataroot, split, **common)
+    return AlignedDataset(opt.dataroot, split, opt.direction, input_nc=opt.input_nc,
+                          output_nc=opt.output_nc, **common)
+
+
+def check_batchable(dataset, batch_size):
+    """Refuse a batch of images of different sizes (--preprocess without a crop)."""
+    sizes = getattr(dataset, "output_sizes", set())
+    if batch_size > 1 and len(sizes) > 1:
+        raise DataError(f"--batch_size {batch_size} stacks images, but this --preprocess gives "
+                        f"{len(sizes)} different sizes (e.g. {sorted(sizes)[:3]}): use "
+                        f"--batch_size 1 or a --preprocess that crops")
