@@ -172,10 +172,22 @@ class SingleDataset:
         check_preprocess(preprocess, load_size, crop_size, train=False)
         self.mode, self.load_size, self.crop_size = preprocess, load_size, crop_size
         self.grey = input_nc == 1
-        sizes = {}
-        self.paths = scan_dataset(folder, "", skip_bad_files, sizes)
-        self.output_sizes = check_sizes({p: [s] for p, s in sizes.items()}, preprocess,
-                                        load_size, crop_size, size_multiple)
+        # Other files (notes, masks of another format) are left alone: it is a user's folder.
+        self.paths = sorted(image_files(folder).values(), key=natural_key)
+        if not self.paths:
+            raise DataError(f"no images ({', '.join(IMG_EXTENSIONS)}) in {folder}",
+                            path=str(folder))
+        sizes, problems = {}, []
+        for path in self.paths:
+            try:
+                sizes[path] = [load_image(path).size]
+            except DataError as err:
+                problems.append((err.path, err.reason))
+        if problems and not skip_bad_files:
+            raise problems_error(folder, problems, "Fix or remove them, or pass "
+                                 "--skip_bad_files.")
+        self.paths = [p for p in self.paths if p in sizes]
+        self.output_sizes = check_sizes(sizes, preprocess, load_size, crop_size, size_multiple)
 
     def __len__(self):
         return len(self.paths)

@@ -196,3 +196,36 @@ def resolve_direction(opt, given):
 def print_notes(lines, stream=None):
     for line in lines:
         print(line, file=stream or sys.stdout, flush=True)
+
+
+# What the test command takes from a checkpoint: G's shapes must match (refused if given
+# otherwise); the data's meaning must match; the sizes may change (used, and said so).
+G_SHAPE_OPTIONS = ("netG", "ngf", "norm", "no_dropout", "dropout_placement", "no_skips",
+                   "input_nc", "output_nc")
+MEANING_OPTIONS = ("direction", "dataset_mode")
+SIZE_OPTIONS = ("crop_size", "preprocess")
+
+
+def reconcile_with_checkpoint(opt, saved, given):
+    """Set opt's model and data options from a checkpoint's saved options, except those the
+    command line gave. Returns (notes, errors): an option given with another value than the
+    checkpoint's is used where it can be (sizes) and refused where it cannot (shapes, the
+    direction), never silently replaced."""
+    notes, errors = [], []
+    for key in G_SHAPE_OPTIONS + MEANING_OPTIONS + SIZE_OPTIONS:
+        if key not in saved:
+            continue
+        if key not in given or getattr(opt, key) == saved[key]:
+            setattr(opt, key, saved[key])
+        elif key == "dataset_mode" and opt.dataset_mode == "single":
+            notes.append("dataset_mode: single (inputs only)")
+        elif key in SIZE_OPTIONS:
+            notes.append(f"using --{key} {getattr(opt, key)} (the checkpoint trained with "
+                         f"{saved[key]})")
+        else:
+            errors.append(f"--{key} {getattr(opt, key)}: the checkpoint's generator was trained "
+                          f"with --{key} {saved[key]}; omit --{key} or pass {saved[key]}")
+    if "load_size" in given:
+        notes.append(f"test images: resized to --load_size {opt.load_size}, then the centre "
+                     f"{opt.crop_size}x{opt.crop_size}")
+    return notes, errors
