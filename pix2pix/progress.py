@@ -9,10 +9,18 @@ import time
 from tqdm import tqdm
 
 
+PORT_ORDER = ("G_GAN", "G_L1", "D_real", "D_fake")  # the port's loss_names order
+
+
+def in_port_order(losses):
+    return sorted(losses.items(), key=lambda kv: PORT_ORDER.index(kv[0])
+                  if kv[0] in PORT_ORDER else len(PORT_ORDER))
+
+
 def port_line(epoch, iters, t_comp, t_data, losses):
     """The port's print_current_losses format (every value with 3 decimals)."""
     text = f"(epoch: {epoch}, iters: {iters}, time: {t_comp:.3f}, data: {t_data:.3f}) "
-    return text + " ".join(f"{k}: {v:.3f}" for k, v in losses.items())
+    return text + " ".join(f"{k}: {v:.3f}" for k, v in in_port_order(losses))
 
 
 def duration(seconds):
@@ -45,7 +53,7 @@ class ProgressLog:
     def epoch_summary(self, epoch, n_epochs, remaining_iters):
         """'End of epoch 3 / 200 (...)' with the time taken, mean losses and an ETA."""
         taken = time.perf_counter() - self.started
-        means = " ".join(f"{k}: {v / max(self.count, 1):.3f}" for k, v in self.sums.items())
+        means = " ".join(f"{k}: {v / max(self.count, 1):.3f}" for k, v in in_port_order(self.sums))
         eta = remaining_iters * taken / max(self.count, 1)
         line = (f"End of epoch {epoch} / {n_epochs} \t Time Taken: {duration(taken)} "
                 f"({self.count} iterations); mean {means}; ETA {duration(eta)}")
