@@ -54,10 +54,10 @@ def plan_combine(opt):
         if not (fold_B / split).is_dir():
             problems.append((fold_B / split, f"missing: {fold_A / split} has no partner folder"))
             continue
-        pairs, _, found = match_partners(fold_A / split, fold_B / split, _partner(opt.use_AB))
-        if opt.use_AB:  # only the *_A files start a pair; the B files are their partners
-            found = [(p, why) for p, why in found if "_B." not in Path(p).name]
-            pairs = [(a, b) for a, b in pairs if "_A." in a.name]
+        sides = (dict(is_a=lambda name: "_A." in name, is_b=lambda name: "_B." in name)
+                 if opt.use_AB else {})
+        pairs, _, found = match_partners(fold_A / split, fold_B / split, _partner(opt.use_AB),
+                                         **sides)
         problems += found
         out = Path(opt.fold_AB) / split
         jobs += [(a, b, out / (a.name.replace("_A.", ".") if opt.use_AB else a.name))

@@ -34,14 +34,16 @@ def image_files(folder):
     return {p.name: p for p in Path(folder).iterdir() if p.suffix.lower() in IMG_EXTENSIONS}
 
 
-def match_partners(a_dir, b_dir, partner_name=lambda name: name):
+def match_partners(a_dir, b_dir, partner_name=lambda name: name, is_a=lambda name: True,
+                   is_b=lambda name: True):
     """Same-named images of a_dir and b_dir, each pair read fully and compared in size.
 
     Returns (pairs [(a_path, b_path)], sizes {a_path: (w, h)}, problems [(path, reason)]).
-    partner_name maps a name in a_dir to its partner's name in b_dir.
+    partner_name maps a name in a_dir to its partner's name in b_dir; is_a and is_b pick
+    the files of each side (the port's --use_AB keeps both sides in one folder).
     """
-    a_files = image_files(a_dir)
-    b_files = image_files(b_dir)
+    a_files = {name: p for name, p in image_files(a_dir).items() if is_a(name)}
+    b_files = {name: p for name, p in image_files(b_dir).items() if is_b(name)}
     wanted = {partner_name(name): name for name in a_files}
     pairs, sizes, problems = [], {}, []
     for name in sorted(a_files, key=natural_key):
