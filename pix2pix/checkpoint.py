@@ -58,13 +58,49 @@ def read_checkpoint(path):
     if "meta" not in arrays:
         raise CheckpointError(f"{path} is not a pix2pix checkpoint of this project (no 'meta' "
                               "entry); for official PyTorch weights pass the .pth file instead")
-    meta = json.loads(str(arrays.pop("meta")))
+    meta = _parse_meta(arrays.pop("meta"), path)
+    for name, value in arrays.items():
+        if value.dtype.kind not in "biuf":
+            raise CheckpointError(f"{path}: array {name!r} has dtype {value.dtype}, not numbers "
+                                  "(hand-edited or corrupt checkpoint)")
+    return meta, arrays
+
+
+# meta entry -> the JSON types it must have
+_META_TYPES = {"epoch": int, "epoch_iter": int, "total_iters": int, "options": dict,
+               "dropout_rng": dict}
+
+
+def _parse_meta(raw, path):
+    """The checkpoint's meta entry as a dict, every field checked: a hand-edited or
+    truncated one is a one-line CheckpointError naming the file."""
+    def bad(what):
+        return CheckpointError(f"{path}: {what} (hand-edited or corrupt checkpoint; use "
+                               "another one, e.g. an epoch_<N>.npz snapshot)")
+    try:
+        meta = json.loads(str(raw))
+    except ValueError as e:
+        raise bad(f"meta is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise bad(f"meta is a {type(meta).__name__}, not a JSON object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
+    if type(meta.get("version", 0)) is not int:
+        raise bad(f"meta 'version' is {meta['version']!r}, expected an integer")
     if meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {meta['version']}, newer "
                               f"than this code understands ({VERSION}): update the code")
-    return meta, arrays
+    for key, kind in _META_TYPES.items():
+        if key not in meta:
+            raise bad(f"meta lacks {key!r}")
+        if type(meta[key]) is not kind or (kind is int and meta[key] < 0):
+            raise bad(f"meta {key!r} is {meta[key]!r}, expected a "
+                      f"{'non-negative integer' if kind is int else 'JSON object'}")
+    try:  # the dropout generator's state must be one numpy accepts
+        np.random.Generator(np.random.PCG64()).bit_generator.state = meta["dropout_rng"]
+    except (TypeError, ValueError, KeyError) as e:
+        raise bad(f"the dropout generator state is invalid ({type(e).__name__}: {e})") from None
+    return meta
 
 
 def architecture_differences(saved_options, options):
