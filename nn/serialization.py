@@ -35,9 +35,11 @@ def atomic_write(path, write):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            e.filename = path  # a full disk fails in write(), which names no file
         raise
 
 
