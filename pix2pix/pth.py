@@ -276,8 +276,10 @@ def load_pth(path, key: Optional[str] = None) -> "OrderedDict[str, np.ndarray]":
             _check_pickle_nesting(pickled, path)
             obj = _StateDictUnpickler(pickled, zf, prefix, order.decode(), path).load()
             _check_keys(obj, path)
-    except UnsafeCheckpointError:
-        raise
+    except CheckpointError as e:  # says what is wrong; make sure it names the file
+        if path in str(e):
+            raise
+        raise type(e)(f"{path}: {e}") from e
     except Exception as e:  # corrupt zip, bad CRC, missing record, bad geometry, ...
         raise CheckpointError(f"{path}: cannot read state dict: {type(e).__name__}: {e}") from e
 
