@@ -26,10 +26,6 @@ def no_grad():
         _grad_enabled = previous
 
 
-def is_grad_enabled():
-    return _grad_enabled
-
-
 class Context:
     """Scratch space an op's forward fills for its backward (``ctx.save_for_backward``)."""
 
@@ -235,7 +231,21 @@ class Tensor:
 def _topological_order(root):
     """Nodes reachable from ``root`` that require grad, every node after its inputs.
 
-    Iterative depth-first search (a deep U-Net would hit Python's recursion limit).
+    This is the textbook recursive depth-first search (micrograd's), written with an
+    explicit stack::
+
+        def visit(node):
+            if id(node) not in visited:
+                visited.add(id(node))
+                for parent in node._parents:
+                    visit(parent)
+                order.append(node)
+
+    Each stack entry is (node, inputs_done): popped with False, the node is marked and
+    pushed back with True beneath its parents, so it is appended only after all of them,
+    exactly where ``visit`` would append it. Why not recurse: every op is one level, and
+    a U-Net training step chains thousands of them (the tape is a few thousand nodes
+    deep), past Python's default recursion limit of 1,000.
     """
     order, visited = [], set()
     stack = [(root, False)]
@@ -252,13 +262,3 @@ def _topological_order(root):
             if parent is not None and parent.requires_grad and id(parent) not in visited:
                 stack.append((parent, False))
     return order
-
-
-def as_array(value, like):
-    """``value`` (Tensor, array or Python number) as an array on ``like``'s device and dtype."""
-    if isinstance(value, Tensor):
-        return value.data
-    xp = get_array_module(like)
-    if hasattr(value, "dtype"):
-        return xp.asarray(value)
-    return xp.asarray(value, dtype=like.dtype)
