@@ -13,6 +13,27 @@ class GradcheckError(AssertionError):
     pass
 
 
+def numerical_gradient(f, x, positions, eps=1e-6):
+    """Centered differences: [(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for i in positions].
+
+    f: a function of no arguments returning a float, that reads the 1-D array ``x``
+    (perturbed in place, and restored exactly); positions: indices into x.
+    Returns a float64 NumPy array, one entry per position. Error O(eps^2) (lesson 2).
+    """
+    ### BEGIN SOLUTION 2.1
+    out = np.empty(len(positions))
+    for n, pos in enumerate(positions):
+        original = x[pos].item()
+        x[pos] = original + eps
+        plus = f()
+        x[pos] = original - eps
+        minus = f()
+        x[pos] = original
+        out[n] = (plus - minus) / (2 * eps)
+    return out
+    ### END SOLUTION
+
+
 def gradcheck(fn, inputs, eps=1e-6, tol=1e-5, seed=0, raise_on_failure=True, max_elements=None):
     """Compare the backward of ``fn`` with centered finite differences.
 
@@ -39,14 +60,8 @@ def gradcheck(fn, inputs, eps=1e-6, tol=1e-5, seed=0, raise_on_failure=True, max
         positions = np.arange(flat.size)
         if max_elements is not None and flat.size > max_elements:
             positions = rng.choice(flat.size, max_elements, replace=False)
-        for pos in positions:
-            original = float(flat[pos])
-            flat[pos] = original + eps
-            plus = scalar()
-            flat[pos] = original - eps
-            minus = scalar()
-            flat[pos] = original
-            numeric = (plus - minus) / (2 * eps)
+        numerics = numerical_gradient(scalar, flat, positions, eps)
+        for pos, numeric in zip(positions, numerics):
             a = float(analytic.reshape(-1)[pos])
             err = float(rel_error(np.float64(a), np.float64(numeric)))
             report["checked"] += 1

@@ -25,6 +25,7 @@ def _flip(weight):
 
 def conv2d_forward(x, weight, stride, padding):
     """x: (N, C_in, H, W), weight: (C_out, C_in, k, k) -> (out (N, C_out, Ho, Wo), col)."""
+    ### BEGIN SOLUTION 3.2
     n = x.shape[0]
     c_out, _, k, _ = weight.shape
     col = im2col(x, k, stride, padding)                     # (C_in, k, k, N, Ho, Wo)
@@ -32,10 +33,12 @@ def conv2d_forward(x, weight, stride, padding):
     col = col.reshape(-1, n * ho * wo)                      # (C_in*k*k, N*Ho*Wo)
     out = weight.reshape(c_out, -1) @ col                   # (C_out, N*Ho*Wo)
     return _rows_to_nchw(out, n, ho, wo), col
+    ### END SOLUTION
 
 
 def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_w):
     """The input and weight gradients of conv2d_forward (None where not needed)."""
+    ### BEGIN SOLUTION 3.3
     c_out = weight.shape[0]
     grad_rows = _nchw_to_rows(grad)                         # (C_out, N*Ho*Wo)
     grad_x = grad_w = None
@@ -47,11 +50,13 @@ def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_
     if needs_w:
         grad_w = (grad_rows @ col.T).reshape(weight.shape)
     return grad_x, grad_w
+    ### END SOLUTION
 
 
 def conv_transpose2d_forward(x, weight, stride, padding):
     """x: (N, C_in, H, W), weight: (C_in, C_out, k, k) -> (out, x_rows): a matmul that
     gives every input pixel its weighted k x k kernel, then col2im adds the overlaps."""
+    ### BEGIN SOLUTION 4.1
     n, c_in, h, w = x.shape
     _, c_out, k, _ = weight.shape
     ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
@@ -59,10 +64,12 @@ def conv_transpose2d_forward(x, weight, stride, padding):
     col = weight.reshape(c_in, -1).T @ x_rows                  # (C_out*k*k, N*H*W)
     out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
     return out, x_rows
+    ### END SOLUTION
 
 
 def conv_transpose2d_backward(grad, weight, x_rows, stride, padding, needs_x, needs_w):
-    """The input gradient is a plain convolution of grad with the same weight."""
+    """The input and weight gradients of conv_transpose2d_forward (None where not needed)."""
+    ### BEGIN SOLUTION 4.1
     n = grad.shape[0]
     c_in, _, k, _ = weight.shape
     grad_x = grad_w = None
@@ -74,6 +81,7 @@ def conv_transpose2d_backward(grad, weight, x_rows, stride, padding, needs_x, ne
     if needs_w:
         grad_w = (x_rows @ col.T).reshape(weight.shape)
     return grad_x, grad_w
+    ### END SOLUTION
 
 
 class Conv2dFunction(Function):

@@ -86,7 +86,9 @@ def receptive_field(layers):
     Walking back from one output pixel, each layer widens the field to
     (field - 1) * stride + kernel_size. The 70x70 PatchGAN gives 70.
     """
+    ### BEGIN SOLUTION 8.1
     field = 1
     for kernel_size, stride in reversed(list(layers)):
         field = (field - 1) * stride + kernel_size
     return field
+    ### END SOLUTION

@@ -43,13 +43,16 @@ class UNetUp(nn.Module):
 
     def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
                  generator=None):
+        ### BEGIN SOLUTION 7.1
         super().__init__()
         self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1,
                                        bias=bias)
         self.norm = nn.BatchNorm2d(out_channels) if norm else None
         self.dropout = nn.Dropout(0.5, generator=generator) if dropout else None
+        ### END SOLUTION
 
     def forward(self, x, skip=None):
+        ### BEGIN SOLUTION 7.1
         x = self.conv(F.relu(x))
         if self.norm is not None:
             x = self.norm(x)
@@ -58,6 +61,7 @@ class UNetUp(nn.Module):
         # The skip comes first in the concatenation, as in the official code (its
         # weights depend on this channel order).
         return F.cat([skip, x], dim=1) if skip is not None else x
+        ### END SOLUTION
 
 
 def dropout_blocks(num_downs, placement):
