@@ -27,8 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION (?P<id>\d+b?\.\d+)[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
-# Instructors' material: not part of a student copy.
-LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/test_graders_reject")
+# Instructors' material: not part of a student copy (the stubs are not needed there).
+LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/test_graders_reject",
+            "tests/test_release.py", "tests/test_exercise_stubs.py", "lessons/release.py")
+# Where the library's marked solutions live.
+LIBRARY = ("nn/", "pix2pix/")
 RELEASE_FLAG = "lessons/exercises/RELEASE"
 
 
@@ -74,11 +77,11 @@ def make_release(dest, repo=REPO):
         raise FileExistsError(f"{dest} exists: choose a new folder for the release")
     holes = {}
     for rel in tracked_files(repo):
-        if rel.startswith(LEFT_OUT) or rel == "lessons/release.py":
+        if rel.startswith(LEFT_OUT):
             continue
         source, target = repo / rel, dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if rel.endswith(".py"):
+        if rel.endswith(".py") and rel.startswith(LIBRARY):
             text, ids = strip_solutions(source.read_text(), rel)
             target.write_text(text)
             for exercise_id in ids:
