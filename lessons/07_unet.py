@@ -17,7 +17,8 @@ Run:  python lessons/07_unet.py                 (under a minute on a 2-core CPU)
       LESSON_FAST=1 python lessons/07_unet.py   (seconds: small widths, 3 training steps)
 """
 # %%
-from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
+from lessons.common import (FAST, facades_or_synthetic, facades_root, list_pictures,
+                            save_figure, to_rgb)
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -278,13 +279,7 @@ save_figure(show_features(features, real_A[0]), LESSON, "feature_maps")
 
 # %%
 SIZE, STEPS = (32, 3) if FAST else (64, 300)
-root = facades_root()
-if root is not None and not FAST:
-    train = AlignedDataset(root, "train", crop_size=SIZE, load_size=SIZE * 286 // 256)
-    test = AlignedDataset(root, "val", crop_size=SIZE, train=False)
-else:
-    train = SyntheticFacades(n=16, size=SIZE)
-    test = SyntheticFacades(n=4, size=SIZE, seed=1, train=False)
+train, test, data_name = facades_or_synthetic(SIZE, real=not FAST)
 
 results = {}
 for name, no_skips in (("U-Net", False), ("encoder-decoder", True)):

@@ -63,3 +63,59 @@ def to_rgb(chw):
     """(3, H, W) in [-1, 1] -> (H, W, 3) in [0, 1] for imshow."""
     import numpy as np
     return np.clip((np.asarray(chw).transpose(1, 2, 0) + 1) / 2, 0, 1)
+
+
+# ---- shared by the training lessons (7, 10, 11) ------------------------------------------
+
+def facades_or_synthetic(size, n_train=16, n_val=4, real=True):
+    """(train_set, val_set, name) at size x size, labels -> photo (BtoA, the paper's way).
+
+    The CMP facades when present and real=True (training pairs resized to the paper's
+    286/256 ratio, then randomly cropped), else pix2pix.synthetic.SyntheticFacades with
+    n_train training and n_val validation facades.
+    """
+    from pix2pix.data import AlignedDataset
+    from pix2pix.synthetic import SyntheticFacades
+    load = round(size * 286 / 256)
+    root = facades_root() if real else None
+    if root is not None:
+        train = AlignedDataset(root, "train", direction="BtoA", load_size=load, crop_size=size)
+        val = AlignedDataset(root, "val", direction="BtoA", crop_size=size, train=False)
+        return train, val, f"CMP facades ({len(train)} training pairs)"
+    return (SyntheticFacades(n=n_train, size=size, load_size=load),
+            SyntheticFacades(n=n_val, size=size, seed=1, train=False), "synthetic facades")
+
+
+def train_iterations(model, loader, iters, every=0, on_every=None):
+    """Run model.train_step on loader's minibatches, epoch after epoch (each reshuffled
+    and re-jittered), for iters iterations; call on_every(iteration) every `every`
+    iterations. Returns the list of loss dicts, one per iteration."""
+    records, epoch = [], 0
+    while len(records) < iters:
+        loader.set_epoch(epoch)
+        for batch in loader:                            # A, B: (N, 3, S, S) float32
+            records.append(model.train_step(batch["A"], batch["B"]))
+            if every and on_every is not None and len(records) % every == 0:
+                on_every(len(records))
+            if len(records) == iters:
+                break
+        epoch += 1
+    return records
+
+
+def held_out_l1(model, items):
+    """Mean |G(A) - B| over held-out items (dicts with A, B: (3, S, S)), G run the
+    paper's way (model.generate)."""
+    import numpy as np
+    return float(np.mean([np.abs(model.generate(it["A"][None])[0] - it["B"]).mean()
+                          for it in items]))
+
+
+def write_numbers(lesson, numbers):
+    """Save a lesson's measured numbers as <output>/<lesson>/numbers.json (the tests read
+    it: a lesson in fast mode must still show learning)."""
+    import json
+    path = output_dir(lesson) / "numbers.json"
+    path.write_text(json.dumps(numbers, indent=1))
+    print(f"saved {path}")
+    return path
