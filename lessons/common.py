@@ -119,3 +119,48 @@ def write_numbers(lesson, numbers):
     path.write_text(json.dumps(numbers, indent=1))
     print(f"saved {path}")
     return path
+
+
+# ---- timing tables (lessons 3 and 4) ---------------------------------------------------
+
+def pinned_threads(threads=1):
+    """A context manager that limits NumPy's BLAS to `threads` threads (threadpoolctl, in
+    the `lessons` extra), so that a timing table compares like with like on any machine.
+    Without threadpoolctl it changes nothing and says so."""
+    import contextlib
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("threadpoolctl is not installed (pip install -e '.[lessons]'): BLAS threads "
+              f"not pinned, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+        return contextlib.nullcontext()
+    print(f"timings below: BLAS limited to {threads} thread(s); each is the minimum of "
+          "several repeats")
+    return threadpool_limits(limits=threads)
+
+
+def time_min(fn, repeats=5):
+    """(min, median) wall time in seconds of `repeats` runs of fn(), after one untimed
+    warm-up run. The minimum is the run least disturbed by other programs; median / min
+    shows how much the others were disturbed."""
+    import statistics
+    import time
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+def noise_warning(spreads, limit=1.3):
+    """A sentence when the repeats of a table varied by more than `limit`x (median / min)
+    or the machine's load exceeds its cores, else ''."""
+    worst = max(spreads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if worst > limit or load > (os.cpu_count() or 1):
+        return (f"NOTE: this machine is too busy to time reliably (median / min of the "
+                f"repeats up to {worst:.1f}x, load {load:.1f} on {os.cpu_count()} cores): trust the "
+                "order of magnitude, not the exact ratios; rerun when it is quiet.")
+    return ""
