@@ -11,12 +11,14 @@ What you will see:
   2. the tape: a topological order of that graph, walked backwards;
   3. why a tensor used twice must receive the SUM of its gradients (the U-Net skip
      connection, and D applied to real and to fake pairs, both rely on it);
-  4. how to write your own op as a ``Function`` with ``forward`` and ``backward``.
+  4. Mul's backward with broadcasting, derived step by step, each step checked numerically;
+  5. how to write your own op as a ``Function`` with ``forward`` and ``backward``.
 
 Run:  python lessons/01_tensors_and_autograd.py      (add --fast for a quick pass)
+Measured run time (2-core CPU shared with other jobs, load 1.1): full 1 s, fast 1 s.
 """
 # %%
-from lessons.common import FAST, list_pictures, save_figure
+from lessons.common import FAST, list_pictures, numeric_grad, save_figure
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -184,7 +186,9 @@ w.grad = None  # what zero_grad() does
 #
 # Exercise 1.1 asks for ``Mul``. Derive its backward one step at a time; after each step
 # a cell checks it numerically with centred differences, dL/da_k ~ (L(a + h e_k) -
-# L(a - h e_k)) / 2h (lesson 2 makes this check rigorous). Take any loss L of y = a * b
+# L(a - h e_k)) / 2h (lesson 2 makes this check rigorous), which
+# ``lessons.common.numeric_grad(f, a)`` computes for every element k of a tiny array.
+# Take any loss L of y = a * b
 # and write g = dL/dy (the upstream gradient, an array shaped like y). For the checks we
 # use L = sum(w * y) with fixed random w, whose dL/dy is exactly w.
 #
@@ -194,18 +198,6 @@ w.grad = None  # what zero_grad() does
 
 # %%
 rng = np.random.default_rng(0)
-
-
-def numeric_grad(f, a, h=1e-6):
-    """Centred differences of the scalar f at the array a, one element at a time."""
-    out = np.zeros_like(a)
-    for k in range(a.size):
-        e = np.zeros_like(a)
-        e.flat[k] = h
-        out.flat[k] = (f(a + e) - f(a - e)) / (2 * h)
-    return out
-
-
 a = rng.standard_normal((2, 3))                     # (2, 3)
 b = rng.standard_normal((2, 3))                     # (2, 3)
 w = rng.standard_normal((2, 3))                     # L = sum(w * y), so g = dL/dy = w

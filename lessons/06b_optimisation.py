@@ -16,7 +16,7 @@ What you will see:
   7. why GANs use beta1 = 0.5 (the DCGAN practice), and a toy GAN that shows the effect.
 
 Run:  python lessons/06b_optimisation.py      (add --fast for a quick pass)
-Measured run time (2-core CPU, shared): full 3 s, fast 2 s.
+Measured run time (2-core CPU shared with other jobs, load 2.0): full 2 s, fast 1 s.
 """
 # %%
 from lessons.common import FAST, list_pictures, save_figure

@@ -13,8 +13,9 @@ What you will see:
   4. pictures: the U with its channel counts, feature maps of a facade label map at several
      levels, and a tiny training race between the U-Net and the encoder-decoder.
 
-Run:  python lessons/07_unet.py                 (under a minute on a 2-core CPU)
-      LESSON_FAST=1 python lessons/07_unet.py   (seconds: small widths, 3 training steps)
+Run:  python lessons/07_unet.py
+      LESSON_FAST=1 python lessons/07_unet.py   (small widths, 3 training steps)
+Measured run time (2-core CPU shared with other jobs, load 2.2): full 27 s, fast 3 s.
 """
 # %%
 from lessons.common import (FAST, facades_or_synthetic, facades_root, list_pictures,
@@ -59,6 +60,15 @@ print(up)
 skip = nn.Tensor(rng.standard_normal((1, 5, 32, 32)).astype(np.float32))
 print(f"UNetUp(8, 4):    {h.shape} + skip {skip.shape} -> {up(h, skip).shape}")  # try it
 print(f"UNetUp(8, 4) without a skip: {h.shape} -> {up(h).shape}")
+
+# %% [markdown]
+# ### If you are stuck on exercise 7.1 (UNetUp)
+#
+# - Hint 1: the order is the comment above: ReLU (not leaky: the decoder's ReLUs are
+#   plain), then ConvTranspose2d(in, out, 4, stride=2, padding=1, bias=False), then
+#   BatchNorm2d(out), then Dropout(0.5) only if the block has dropout.
+# - Hint 2: concatenate along channels with the skip *first*: ``F.cat([skip, y], dim=1)``
+#   (the official weights depend on that order); without a skip, return y alone.
 
 # %% [markdown]
 # ## 2. unet_256, shape by shape

@@ -164,3 +164,19 @@ def noise_warning(spreads, limit=1.3):
                 f"repeats up to {worst:.1f}x, load {load:.1f} on {os.cpu_count()} cores): trust the "
                 "order of magnitude, not the exact ratios; rerun when it is quiet.")
     return ""
+
+
+# ---- the numerical check every derivation cell uses (lessons 1, 3-6, 9) ---------------
+
+def numeric_grad(f, a, h=1e-6):
+    """d f / d a by centred differences, one element at a time: (f(a + h e_k) -
+    f(a - h e_k)) / 2h for each k. f: array -> float; a: float or array (float64).
+    Two forward passes per element: for tiny arrays only (lesson 2 says why it works)."""
+    import numpy as np
+    a = np.asarray(a, dtype=np.float64)
+    out = np.zeros_like(a)
+    for k in range(a.size):
+        e = np.zeros_like(a)
+        e.flat[k] = h
+        out.flat[k] = (f(a + e) - f(a - e)) / (2 * h)
+    return out
