@@ -27,8 +27,9 @@ Run:  python lessons/10_training_on_facades.py
 Measured run time (2-core CPU shared with other jobs, load 2.6): full 119 s (2.0 min), fast 9 s.
 """
 # %%
-from lessons.common import (FAST, facades_or_synthetic, held_out_l1, list_pictures,
-                            save_figure, to_rgb, train_iterations, write_numbers)
+from lessons.common import (FAST, facades_or_synthetic, held_out_l1, image_grid,
+                            list_pictures, save_figure, to_rgb, train_iterations,
+                            write_numbers)
 
 import os
 import tempfile
@@ -149,14 +150,8 @@ write_numbers(LESSON, {"data": data_name, "size": SIZE, "iterations": SNAPSHOTS,
 # %%
 cols = (["input"] + [f"iter {s}\nheld-out L1 {l1_curve[s]:.3f}" for s in SNAPSHOTS]
         + ["target"])
-fig, axes = plt.subplots(len(fixed), len(cols), figsize=(1.9 * len(cols), 2.0 * len(fixed)))
-for r, item in enumerate(fixed):
-    images = [item["A"]] + [snapshots[s][r] for s in SNAPSHOTS] + [item["B"]]
-    for c, img in enumerate(images):
-        axes[r, c].imshow(to_rgb(img))
-        axes[r, c].axis("off")
-        if r == 0:
-            axes[r, c].set_title(cols[c], fontsize=9)
+fig, _ = image_grid([[item["A"]] + [snapshots[s][r] for s in SNAPSHOTS] + [item["B"]]
+                     for r, item in enumerate(fixed)], cols, cell=(1.9, 2.0))
 fig.suptitle(f"validation samples during training ({data_name}, {SIZE}x{SIZE})")
 fig.tight_layout()
 save_figure(fig, LESSON, "samples_over_time")
@@ -229,13 +224,7 @@ assert diff_eval == 0 and diff_paper == 0
 
 titles = ["input", "trained (eval)", "reloaded (eval)", "trained (paper)",
           "reloaded (paper)", "target"]
-fig, axes = plt.subplots(len(rows), 6, figsize=(12, 2.1 * len(rows)))
-for r, row in enumerate(rows):
-    for c, img in enumerate(row):
-        axes[r, c].imshow(to_rgb(img))
-        axes[r, c].axis("off")
-        if r == 0:
-            axes[r, c].set_title(titles[c], fontsize=9)
+fig, _ = image_grid(rows, titles, cell=(2.0, 2.1))
 fig.suptitle(f"checkpoint round trip: identical outputs (max |diff| {diff_eval:.0f} and "
              f"{diff_paper:.0f}); eval mode and the paper's mode differ from each other")
 fig.tight_layout()

@@ -24,8 +24,8 @@ Run:  python lessons/11_evaluation_and_ablations.py
 Measured run time (2-core CPU shared with other jobs, load 3.0): full 223 s (3.7 min), fast 22 s.
 """
 # %%
-from lessons.common import (FAST, facades_or_synthetic, held_out_l1, list_pictures,
-                            save_figure, to_rgb, train_iterations, write_numbers)
+from lessons.common import (FAST, facades_or_synthetic, held_out_l1, image_grid,
+                            list_pictures, save_figure, train_iterations, write_numbers)
 
 import time
 
@@ -99,14 +99,8 @@ outputs = {name: [m.generate(a[None])[0] for a in inputs] for name, m in models.
 
 shown = min(4, N_EVAL)
 cols = ["input (labels)"] + list(models) + ["ground truth"]
-fig, axes = plt.subplots(shown, len(cols), figsize=(2.3 * len(cols), 2.4 * shown))
-for r in range(shown):
-    row = [inputs[r]] + [outputs[name][r] for name in models] + [targets[r]]
-    for c, img in enumerate(row):
-        axes[r, c].imshow(to_rgb(img))
-        axes[r, c].axis("off")
-        if r == 0:
-            axes[r, c].set_title(cols[c], fontsize=10)
+fig, _ = image_grid([[inputs[r]] + [outputs[name][r] for name in models] + [targets[r]]
+                     for r in range(shown)], cols, cell=(2.3, 2.4), fontsize=10)
 fig.suptitle(f"{ITERS} iterations each, {SIZE}x{SIZE}, same seed and data")
 fig.tight_layout()
 save_figure(fig, LESSON, "ablation_outputs")

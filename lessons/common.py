@@ -180,3 +180,17 @@ def numeric_grad(f, a, h=1e-6):
         e.flat[k] = h
         out.flat[k] = (f(a + e) - f(a - e)) / (2 * h)
     return out
+
+
+def image_grid(rows, titles, cell=(2.0, 2.0), fontsize=9):
+    """A figure of images: rows is a list of lists of (3, H, W) arrays in [-1, 1], titles
+    names the columns (written above the first row). Returns (fig, axes)."""
+    fig, axes = plt.subplots(len(rows), len(titles), squeeze=False,
+                             figsize=(cell[0] * len(titles), cell[1] * len(rows)))
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            axes[r, c].imshow(to_rgb(img))
+            axes[r, c].axis("off")
+            if r == 0:
+                axes[r, c].set_title(titles[c], fontsize=fontsize)
+    return fig, axes
