@@ -18,12 +18,13 @@ from PIL import Image
 from tqdm import tqdm
 
 import nn
-from .checkpoint import CheckpointError, read_checkpoint
-from .data import AlignedDataset, DataError, IMG_EXTENSIONS, load_image, natural_key, to_array
+from .checkpoint import CheckpointError, disk_error_message, read_checkpoint
+from .data import (AlignedDataset, DataError, IMG_EXTENSIONS, check_images, load_image,
+                   natural_key, to_array)
 from .metrics import evaluate_pairs
 from .pix2pix_model import paper_inference
 from .models import define_G
-from .options import add_data_options, add_model_options
+from .options import add_data_options, add_model_options, range_errors
 from .visualize import save_image, write_gallery
 
 
@@ -83,7 +84,7 @@ def input_items(opt):
                        key=natural_key)[:opt.num_test]
         if not paths:
             raise DataError(f"no images ({', '.join(IMG_EXTENSIONS)}) in {folder}")
-        for path in paths:
+        for path in check_images(paths, folder, opt.skip_bad_files, load_image):
             img = load_image(path).resize((opt.crop_size, opt.crop_size), Image.BICUBIC)
             yield {"A": to_array(img), "B": None, "name": path.stem}
         return
@@ -139,11 +140,17 @@ def run(opt):
 
 def main(argv=None):
     opt = test_parser().parse_args(argv)
+    errors = range_errors(opt)
+    if errors:
+        raise SystemExit("error: " + "\nerror: ".join(errors))
     try:
         nn.check_device(opt.device)
         run(opt)
     except (DataError, CheckpointError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an unwritable --results_dir, a full disk
+        print(f"error: {disk_error_message(e)} (e.g. another --results_dir)", file=sys.stderr)
         return 2
     return 0
 

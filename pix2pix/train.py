@@ -14,7 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 import nn
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, NonFiniteStateError, disk_error_message,
+                         experiment_differences, load_checkpoint, save_checkpoint)
 from .data import AlignedDataset, DataError
 from .loader import DataLoader
 from .pix2pix_model import NonFiniteLossError, Pix2Pix
@@ -111,6 +112,7 @@ class Trainer:
             path = self.run_dir / (f"{opt.epoch}.npz" if opt.epoch == "latest"
                                    else f"epoch_{opt.epoch}.npz")
             meta = load_checkpoint(path, self.model, options=vars(opt))
+            self._check_same_experiment(path, meta["options"])
             saved_batch = meta["options"].get("batch_size", opt.batch_size)
             if meta["epoch_iter"] and saved_batch != opt.batch_size:
                 raise CheckpointError(
@@ -132,6 +134,18 @@ class Trainer:
             stale.unlink()
         (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
 
+    def _check_same_experiment(self, path, saved):
+        """Refuse options that would change the experiment; say which new values apply."""
+        diffs = experiment_differences(saved, vars(self.opt))
+        if diffs:
+            raise CheckpointError(f"{path} was trained with other settings: {'; '.join(diffs)}."
+                                  " Resume with the saved values, or start a new --name")
+        for key in ("lr", "n_epochs", "n_epochs_decay", "max_iters", "save_epoch_freq",
+                    "batch_size"):
+            if key in saved and saved[key] != getattr(self.opt, key):
+                print(f"note: --{key} is now {getattr(self.opt, key)!r} (the run started with "
+                      f"{saved[key]!r}); the new value applies from here on")
+
     def _truncate_log(self):
         """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
         if not self.log_path.exists():
@@ -149,8 +163,13 @@ class Trainer:
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):
-        save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
-                        self.total_iters, vars(self.opt), weights_only=weights_only)
+        """Save a checkpoint; a diverged state (NaN/Inf) stops the run like a NaN loss."""
+        try:
+            save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
+                            self.total_iters, vars(self.opt), weights_only=weights_only)
+        except NonFiniteStateError as e:
+            self._report_non_finite(e, f"after iteration {self.total_iters}")
+            raise SystemExit(1)
 
     def save_pictures(self):
         """Sample grid of the fixed images, the loss plot and the run page."""
@@ -187,12 +206,16 @@ class Trainer:
             with open(self.log_path, "a") as log:
                 while self.epoch < self.n_epochs_total:
                     if self._run_epoch(log, bar, stop):
-                        return 0
+                        # Stopped by a signal: exit 128 + its number (130 for SIGINT, 143
+                        # for SIGTERM), so a scheduler or `&&` sees the run did not finish.
+                        return 128 + stop.signal if stop.signal is not None else 0
                     self.epoch, self.epoch_iter = self.epoch + 1, 0
-                    self.save()
+                    # The snapshot first: a kill between the two writes leaves the previous
+                    # latest.npz, so the resumed run redoes this epoch and writes both.
                     if (self.epoch % opt.save_epoch_freq == 0
                             or self.epoch == self.n_epochs_total):
                         self.save(self.run_dir / f"epoch_{self.epoch}.npz", weights_only=True)
+                    self.save()
                     self.save_pictures()
         finally:
             bar.close()
@@ -213,7 +236,8 @@ class Trainer:
             try:
                 losses = self.model.train_step(batch["A"], batch["B"])
             except NonFiniteLossError as e:
-                self._report_non_finite(e)
+                self._report_non_finite(e, f"at epoch {self.epoch + 1}, iteration "
+                                           f"{self.total_iters + 1}")
                 raise SystemExit(1)
             step_time = time.perf_counter() - t0
             self.epoch_iter += 1
@@ -251,9 +275,8 @@ class Trainer:
             tqdm.write("That is the paper's configuration. For a run that finishes on a "
                        "CPU, use --preset cpu (smaller images and networks; see README).")
 
-    def _report_non_finite(self, error):
-        print(f"\nerror: training diverged at epoch {self.epoch + 1}, iteration "
-              f"{self.total_iters + 1}: {error}.\nThe last good checkpoint is kept: "
+    def _report_non_finite(self, error, where):
+        print(f"\nerror: training diverged {where}: {error}.\nThe last good checkpoint is kept: "
               f"{self.latest if self.latest.exists() else '(none saved yet)'}.\n"
               "Resume it with --continue_train and a lower --lr (e.g. half), or start "
               "again with another --seed.", file=sys.stderr)
@@ -268,4 +291,8 @@ def main(argv=None):
         return trainer.run()
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder that cannot be created, a full or read-only disk
+        print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",
+              file=sys.stderr)
         return 2
