@@ -36,8 +36,7 @@ np.set_printoptions(precision=4, suppress=True)
 #     f(w) = 0.5 * (w_0^2 + 25 w_1^2),      grad f(w) = (w_0, 25 w_1)
 #
 # The minimum is at 0. Along w_1 the loss is 25 times steeper than along w_0: the
-# gradient's size says little about how far to go. Networks are like this, with some
-# weights whose gradients are thousands of times larger than others'.
+# gradient's size says little about how far to go.
 #
 # Plain (stochastic) gradient descent: w <- w - lr * g. On w_1 that multiplies the error
 # by (1 - 25 lr) every step, so it diverges once lr > 2/25 = 0.08; on w_0 it shrinks by
