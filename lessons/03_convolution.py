@@ -222,7 +222,7 @@ for q, (pa, pb) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
     if (pa, pb) == (i % 2, j % 2):
         ax.add_patch(plt.Rectangle((j // 2 - 0.5, i // 2 - 0.5), ho, ho, fill=False,
                                    ec="red", lw=2))
-    ax.set_title(f"phase ({pa}, {pb}): x_pad[{pa}::2, {pb}::2]", fontsize=9)
+    ax.set_title(f"phase ({pa}, {pb})\nx_pad[{pa}::2, {pb}::2]", fontsize=9)
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
