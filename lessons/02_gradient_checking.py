@@ -14,6 +14,7 @@ lesson builds that comparison piece by piece (all of it is what ``nn.gradcheck``
      BatchNorm, so this bug would sit in every layer of G and D).
 
 Run:  python lessons/02_gradient_checking.py      (add --fast for a quick pass)
+Measured run time (2-core CPU shared with other jobs, load 1.1): full 2 s, fast 1 s.
 """
 # %%
 from lessons.common import FAST, list_pictures, save_figure
@@ -250,8 +251,25 @@ for name, Function in (("correct", BatchNormFunction), ("buggy", ForgetsVariance
 # With all ones both rows read "agree": the check compared 0 with 0 and proved nothing
 # (the relative error of two near-zeros is noise either way). With a random upstream the
 # bug is plain, and ``nn.gradcheck``, which always draws a random upstream, refuses it.
-# (Any u that is an affine function of x_hat within each channel hides the bug too;
-# a random u is not.)
+#
+# Which upstream gradients hide the bug? The buggy backward differs from the true one by
+# exactly the dropped term, gamma / sigma * x_hat * mean(g * x_hat) per channel. So a g
+# hides the bug if and only if mean(g * x_hat) = 0 in every channel: all ones does (its
+# mean(x_hat) is 0), and so does any g that does not correlate with x_hat. An affine
+# g = 0.7 + 1.3 x_hat does NOT: mean(g * x_hat) = 1.3 mean(x_hat^2) = 1.3. Computed:
+
+# %%
+x_hat = (x.data - x.data.mean(axis=_AXES, keepdims=True)) / np.sqrt(
+    x.data.var(axis=_AXES, keepdims=True) + 1e-5)                # (N, C, H, W)
+decorrelated = random - x_hat * (random * x_hat).mean(axis=_AXES, keepdims=True) / (
+    x_hat ** 2).mean(axis=_AXES, keepdims=True)                  # mean(g * x_hat) = 0
+for name, upstream in (("all ones", ones), ("0.7 + 1.3 x_hat", 0.7 + 1.3 * x_hat),
+                       ("random", random), ("random, x_hat part removed", decorrelated)):
+    buggy = analytic_gradient(bn_with(ForgetsVarianceBatchNorm), x, upstream)
+    true = analytic_gradient(bn_with(BatchNormFunction), x, upstream)
+    corr = np.abs((upstream * x_hat).mean(axis=_AXES)).max()
+    print(f"g = {name:<27s} max|mean(g x_hat)| {corr:.2f}   max|buggy - true| "
+          f"{np.abs(buggy - true).max():.2e}  -> {'exposed' if np.abs(buggy - true).max() > 1e-6 else 'hidden'}")
 
 # %%
 try:
@@ -312,12 +330,23 @@ list_pictures()
 #
 # ## Exercises
 #
-# 2.1  (no grader) Plot the V for the *forward* difference as well. Where is its bottom,
+# 2.1  ``gradcheck``: centred differences for every element, a random upstream gradient,
+#      and the relative error with a floor, asserted against a threshold (sections 2-5).
+#      Grade it:   python -m pytest --exercise 2.1
+# 2.2  (no grader) Plot the V for the *forward* difference as well. Where is its bottom,
 #      and why at about sqrt(machine eps)?
-# 2.2  (no grader) Write another wrong BatchNorm backward that an all-ones upstream
+# 2.3  (no grader) Write another wrong BatchNorm backward that an all-ones upstream
 #      *does* catch (hint: drop the mean(g) term instead). Why does it?
-# 2.3  The graded exercises of the next lessons are all checked by ``nn.gradcheck``;
-#      for instance ``python -m pytest --exercise 3.2`` runs tests/test_gradcheck_ops.py's
-#      convolution checks against your code.
+#
+# ### If you are stuck on exercise 2.1 (gradcheck)
+#
+# - Hint 1: draw the upstream gradient g at random (never all ones, section 5) and
+#   compare sum(g * f(x)) differentiated both ways: backward gives its gradient in one
+#   pass; finite differences need two forward passes per element.
+# - Hint 2: the centred difference is (F(x + eps e_k) - F(x - eps e_k)) / (2 eps), in
+#   float64, with eps around 1e-6 (section 2's V); restore x[k] after each probe.
+# - Hint 3: relative error = |a - n| / max(|a| + |n|, floor) with floor 1e-8 (so that two
+#   near-zeros do not count as a huge relative error), and raise if it exceeds the
+#   threshold, naming the worst element.
 #
 # Next: python lessons/03_convolution.py
