@@ -330,23 +330,23 @@ list_pictures()
 #
 # ## Exercises
 #
-# 2.1  ``gradcheck``: centred differences for every element, a random upstream gradient,
-#      and the relative error with a floor, asserted against a threshold (sections 2-5).
-#      Grade it:   python -m pytest --exercise 2.1
+# 2.1  ``numerical_gradient(f, x, positions, eps)``: the centred differences at the heart
+#      of ``gradcheck`` (sections 1-2), which ``nn.gradcheck.gradcheck`` then compares with
+#      every backward (sections 3-5). Grade it:   python -m pytest --exercise 2.1
 # 2.2  (no grader) Plot the V for the *forward* difference as well. Where is its bottom,
 #      and why at about sqrt(machine eps)?
 # 2.3  (no grader) Write another wrong BatchNorm backward that an all-ones upstream
 #      *does* catch (hint: drop the mean(g) term instead). Why does it?
 #
-# ### If you are stuck on exercise 2.1 (gradcheck)
+# ### If you are stuck on exercise 2.1 (the numerical gradient)
 #
-# - Hint 1: draw the upstream gradient g at random (never all ones, section 5) and
-#   compare sum(g * f(x)) differentiated both ways: backward gives its gradient in one
-#   pass; finite differences need two forward passes per element.
+# - Hint 1: one position at a time: change x[k] in place, call f(), change it again,
+#   call f() again. f reads x itself, so it needs no argument.
 # - Hint 2: the centred difference is (F(x + eps e_k) - F(x - eps e_k)) / (2 eps), in
-#   float64, with eps around 1e-6 (section 2's V); restore x[k] after each probe.
-# - Hint 3: relative error = |a - n| / max(|a| + |n|, floor) with floor 1e-8 (so that two
-#   near-zeros do not count as a huge relative error), and raise if it exceeds the
-#   threshold, naming the worst element.
+#   float64, with eps around 1e-6 (section 2's V).
+# - Hint 3: restore x[k] by assigning the value you saved, not by adding eps back:
+#   (v + eps) - eps is not always v in floating point, and the grader checks bit for bit.
+#   (The rest of ``gradcheck`` is section 3's relative error |a - n| / max(|a| + |n|,
+#   1e-8) and section 4's random upstream gradient.)
 #
 # Next: python lessons/03_convolution.py

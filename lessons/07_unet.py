@@ -140,6 +140,23 @@ print(f"decoder blocks with dropout: {sorted(dropout_blocks(8, 'paper'))} (the P
       f"port's choice would be {sorted(dropout_blocks(8, 'pytorch'))})")
 
 # %% [markdown]
+# ### The network in the paper's own notation
+#
+# The appendix writes the generator as encoder ``C64-C128-...`` and decoder
+# ``CD512-CD1024-...`` (Ck: k filters; D: dropout; the decoder counts the channels each
+# layer takes in, after the skip is concatenated). ``paper_spec()`` reads those strings off
+# the network as built, and ``layer_table()`` lists every block; the test suite checks the
+# strings against the paper's appendix.
+
+# %%
+spec = G.paper_spec()
+print(f"encoder: {spec['encoder']}\ndecoder: {spec['decoder']}")
+if NGF == 64:
+    assert spec == {"encoder": "C64-C128-C256-C512-C512-C512-C512-C512",
+                    "decoder": "CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128"}
+print(G.layer_table())
+
+# %% [markdown]
 # ### Counting parameters
 #
 # A 4x4 conv from C_in to C_out channels has 16 C_in C_out weights; as in the official
