@@ -17,12 +17,19 @@ Safety: unpickling calls whatever global the file names, so a ``.pth`` file can 
 ``os.system``. ``load_pth`` uses an unpickler whose ``find_class`` only knows the few
 names a state dict needs, each mapped to our own NumPy code; any other global raises
 ``UnsafeCheckpointError`` before anything has run. torch is never imported.
+
+Bounds, checked before anything large or deep is built: the zip may not claim much more
+data than the file holds (``nn.serialization.check_zip_sizes``); the pickle's containers may
+nest at most ``MAX_NESTING`` deep (a state dict needs about 5; CPython crashes hashing a
+tuple nested 100,000 deep); every tensor must fit in its storage without overlapping
+itself (no stride-0 views that turn one float into 20000 x 20000 of them).
 """
 import io
 import itertools
 import math
 import os
 import pickle
+import pickletools
 import struct
 import sys
 import zipfile
@@ -31,7 +38,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from nn.serialization import atomic_write
+from nn.serialization import atomic_write, check_zip_sizes
 
 from .checkpoint import CheckpointError  # the project's one "unreadable checkpoint" error
 
@@ -52,6 +59,9 @@ _STORAGE_DTYPES = {
 }
 _STORAGE_FOR_DTYPE = {np.dtype(d): n for n, d in _STORAGE_DTYPES.items() if n != "BFloat16Storage"}
 _NESTED_KEYS = ("state_dict", "model", "netG")  # where training checkpoints keep the weights
+# A state dict is a dict (1) of tensors, each rebuilt from an args tuple (2) holding a
+# storage id tuple (3); a training checkpoint nests that a level or two deeper.
+MAX_NESTING = 32
 
 
 # Immutable (a tuple), so the pickle's BUILD opcode cannot change a storage type's dtype.
@@ -80,6 +90,10 @@ def _rebuild_tensor(storage, storage_offset, size, stride):
     if last >= storage.size:
         raise CheckpointError(f"tensor (offset {storage_offset}, size {size}, stride {stride}) "
                               f"reaches past its storage of {storage.size} elements (corrupt file)")
+    if math.prod(size) > storage.size - storage_offset:
+        raise CheckpointError(f"tensor of size {size} has {math.prod(size)} elements but its "
+                              f"storage holds {storage.size} from offset {storage_offset}: "
+                              "overlapping strides would multiply the data (crafted file?)")
     view = np.lib.stride_tricks.as_strided(
         storage[storage_offset:], shape=size,
         strides=tuple(s * storage.itemsize for s in stride), writeable=False)
@@ -149,6 +163,77 @@ class _StateDictUnpickler(pickle.Unpickler):
         return self._storages[key]
 
 
+# Opcodes that add the items above them to the container below (which stays on the stack).
+_FILL_OPS = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
+
+
+def _check_pickle_nesting(data, path):
+    """Refuse a pickle whose containers nest deeper than MAX_NESTING, before unpickling.
+
+    Walks the opcodes and tracks, for every value on the pickle machine's stack (and in
+    its memo), how deeply nested it is: a container is one deeper than what it holds.
+    """
+    mark = object()
+    stack, memo = [], {}
+
+    def pop_to_mark():
+        items = []
+        while stack and stack[-1] is not mark:
+            items.append(stack.pop())
+        if not stack:
+            raise CheckpointError(f"{path}: corrupt pickle (stack underflow)")
+        stack.pop()
+        return items
+
+    def pop(n):
+        if len(stack) < n or mark in stack[len(stack) - n:]:
+            raise CheckpointError(f"{path}: corrupt pickle (stack underflow)")
+        items = stack[len(stack) - n:]
+        del stack[len(stack) - n:]
+        return items
+
+    for op, arg, _pos in pickletools.genops(data):
+        name, before = op.name, op.stack_before
+        if name == "MARK":
+            stack.append(mark)
+            continue
+        if name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            memo[len(memo) if name == "MEMOIZE" else arg] = stack[-1] if stack else 0
+            continue
+        if name in ("GET", "BINGET", "LONG_BINGET"):
+            stack.append(memo.get(arg, 0))
+            continue
+        if name == "STOP":
+            break
+        items = pop_to_mark() if pickletools.markobject in before else []
+        items += pop(len([b for b in before if b not in (pickletools.markobject,
+                                                          pickletools.stackslice)]))
+        if name in _FILL_OPS:                  # items[-1] is the container being filled
+            container, added = items[-1], items[:-1]
+            depth = max([container] + [d + 1 for d in added])
+        else:
+            depth = 1 + max(items) if items else int(name.startswith("EMPTY_"))
+        if depth > MAX_NESTING:
+            raise CheckpointError(f"{path}: the pickle nests containers more than "
+                                  f"{MAX_NESTING} deep; a state dict never does (crafted file?)")
+        stack += [depth] * len(op.stack_after)
+
+
+def _check_keys(obj, path):
+    """Every dict in the (depth-bounded) object has string keys, as a state dict does."""
+    todo = [obj]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            bad = [k for k in item if not isinstance(k, str)]
+            if bad:
+                raise CheckpointError(f"{path}: a dict in the file has a non-string key of type "
+                                      f"{type(bad[0]).__name__}; state dict keys are strings")
+            todo += item.values()
+        elif isinstance(item, (list, tuple)):
+            todo += item
+
+
 def _is_state_dict(obj):
     return isinstance(obj, dict) and all(
         isinstance(k, str) and isinstance(v, np.ndarray) and v.dtype.kind in "biuf"
@@ -186,9 +271,15 @@ def load_pth(path, key: Optional[str] = None) -> "OrderedDict[str, np.ndarray]":
                 order = zf.read(f"{prefix}/byteorder")
             if order not in (b"little", b"big"):
                 raise CheckpointError(f"unknown byteorder {order!r}")
-            obj = _StateDictUnpickler(zf.read(pkls[0]), zf, prefix, order.decode(), path).load()
-    except UnsafeCheckpointError:
-        raise
+            check_zip_sizes(zf, path)
+            pickled = zf.read(pkls[0])
+            _check_pickle_nesting(pickled, path)
+            obj = _StateDictUnpickler(pickled, zf, prefix, order.decode(), path).load()
+            _check_keys(obj, path)
+    except CheckpointError as e:  # says what is wrong; make sure it names the file
+        if path in str(e):
+            raise
+        raise type(e)(f"{path}: {e}") from e
     except Exception as e:  # corrupt zip, bad CRC, missing record, bad geometry, ...
         raise CheckpointError(f"{path}: cannot read state dict: {type(e).__name__}: {e}") from e
 

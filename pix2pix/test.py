@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 import nn
 from nn.serialization import atomic_write
-from .checkpoint import CheckpointError, read_checkpoint
+from .checkpoint import CheckpointError, disk_error_message, read_checkpoint
 from .color import as_pictures
 from .data import DataError
 from .datasets import SingleDataset, build_dataset
@@ -30,7 +30,7 @@ from .metrics import evaluate_pairs
 from .pix2pix_model import paper_inference
 from .models import define_G
 from .models.networks import unet_depth
-from .options import add_data_options, add_model_options
+from .options import add_data_options, add_model_options, range_errors
 from .port_options import (add_port_common_options, default_direction, given_options,
                            reconcile_with_checkpoint, resolve_port_options)
 from .visualize import save_image, tensor_to_image, write_gallery
@@ -192,11 +192,17 @@ def main(argv=None):
     opt, given, notes = parse_test_options(argv)
     for line in notes:
         print(line)
+    errors = range_errors(opt)
+    if errors:
+        raise SystemExit("error: " + "\nerror: ".join(errors))
     try:
         nn.check_device(opt.device)
         run(opt, given)
     except (DataError, CheckpointError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an unwritable --results_dir, a full disk
+        print(f"error: {disk_error_message(e)} (e.g. another --results_dir)", file=sys.stderr)
         return 2
     return 0
 

@@ -16,7 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 import nn
-from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, NonFiniteStateError, disk_error_message,
+                         experiment_differences, load_checkpoint, read_checkpoint,
+                         save_checkpoint)
 from .color import as_pictures
 from .data import DataError
 from .datasets import build_dataset, check_batchable
@@ -164,12 +166,25 @@ class Trainer:
         self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
         self.total_iters = meta["total_iters"]
         if not weights_only:
+            self._check_same_experiment(path, meta["options"])
             print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
             return
         if opt.epoch_count > 1:
             self.epoch = opt.epoch_count - 1
         print(f"fine-tuning from the weights of {path}: it holds no optimiser state, so both "
               f"Adam optimisers start fresh; training continues at epoch {self.epoch + 1}")
+
+    def _check_same_experiment(self, path, saved):
+        """Refuse options that would change the experiment; say which new values apply."""
+        diffs = experiment_differences(saved, vars(self.opt))
+        if diffs:
+            raise CheckpointError(f"{path} was trained with other settings: {'; '.join(diffs)}."
+                                  " Resume with the saved values, or start a new --name")
+        for key in ("lr", "n_epochs", "n_epochs_decay", "max_iters", "save_epoch_freq",
+                    "batch_size"):
+            if key in saved and saved[key] != getattr(self.opt, key):
+                print(f"note: --{key} is now {getattr(self.opt, key)!r} (the run started with "
+                      f"{saved[key]!r}); the new value applies from here on")
 
     def _truncate_log(self):
         """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
@@ -188,8 +203,13 @@ class Trainer:
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):
-        save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
-                        self.total_iters, vars(self.opt), weights_only=weights_only)
+        """Save a checkpoint; a diverged state (NaN/Inf) stops the run like a NaN loss."""
+        try:
+            save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
+                            self.total_iters, vars(self.opt), weights_only=weights_only)
+        except NonFiniteStateError as e:
+            self._report_non_finite(e, f"after iteration {self.total_iters}")
+            raise SystemExit(1)
 
     def save_pictures(self):
         """Sample grid of the fixed images, the loss plot and the run page."""
@@ -228,14 +248,18 @@ class Trainer:
             with open(self.log_path, "a") as log:
                 while self.epoch < self.n_epochs_total:
                     if self._run_epoch(log, bar, stop):
-                        return 0
+                        # Stopped by a signal: exit 128 + its number (130 for SIGINT, 143
+                        # for SIGTERM), so a scheduler or `&&` sees the run did not finish.
+                        return 128 + stop.signal if stop.signal is not None else 0
                     self.epoch, self.epoch_iter = self.epoch + 1, 0
                     self.progress.epoch_summary(self.epoch, self.n_epochs_total,
                                                 total - min(self.total_iters, total))
-                    self.save()
+                    # The snapshot first: a kill between the two writes leaves the previous
+                    # latest.npz, so the resumed run redoes this epoch and writes both.
                     if (self.epoch % opt.save_epoch_freq == 0
                             or self.epoch == self.n_epochs_total):
                         self.save(self.run_dir / f"epoch_{self.epoch}.npz", weights_only=True)
+                    self.save()
                     self.save_pictures()
         finally:
             bar.close()
@@ -258,7 +282,8 @@ class Trainer:
             try:
                 losses = self.model.train_step(batch["A"], batch["B"])
             except NonFiniteLossError as e:
-                self._report_non_finite(e)
+                self._report_non_finite(e, f"at epoch {self.epoch + 1}, iteration "
+                                           f"{self.total_iters + 1}")
                 raise SystemExit(1)
             step_time = time.perf_counter() - t0
             self.epoch_iter += 1
@@ -310,9 +335,8 @@ class Trainer:
             tqdm.write("That is the paper's configuration. For a run that finishes on a "
                        "CPU, use --preset cpu (smaller images and networks; see README).")
 
-    def _report_non_finite(self, error):
-        print(f"\nerror: training diverged at epoch {self.epoch + 1}, iteration "
-              f"{self.total_iters + 1}: {error}.\nThe last good checkpoint is kept: "
+    def _report_non_finite(self, error, where):
+        print(f"\nerror: training diverged {where}: {error}.\nThe last good checkpoint is kept: "
               f"{self.latest if self.latest.exists() else '(none saved yet)'}.\n"
               "Resume it with --continue_train and a lower --lr (e.g. half), or start "
               "again with another --seed.", file=sys.stderr)
@@ -329,6 +353,10 @@ def main(argv=None):
         return trainer.run()
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder that cannot be created, a full or read-only disk
+        print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",
+              file=sys.stderr)
         return 2
 
 

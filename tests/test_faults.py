@@ -168,7 +168,8 @@ def test_cut_log_line_from_a_kill_does_not_stop_a_resume(trained):
     --continue_train drops it instead of failing on it."""
     with open(trained.parent / "loss_log.jsonl", "a") as log:
         log.write('{"epoch": 2, "iter": 3, "lr": 0.0')
-    assert train(trained.parent.parent, "--continue_train", "--max_iters", "4") == 0
+    assert train(trained.parent.parent, "--continue_train", "--max_iters", "4",
+                 "--max_dataset_size", "2") == 0
     assert log_iters(trained.parent) == [1, 2, 3, 4]
 
 
@@ -181,7 +182,7 @@ def test_cut_log_line_from_a_kill_does_not_stop_a_resume(trained):
      "Use --netG unet_64 or --crop_size 256"),
     (["--device", "tpu"], "--device 'tpu' is unknown: use cpu or cuda"),
     (["--netG", "unet_33"], "unet_<size> with size a power of two"),
-    (["--batch_size", "0"], "--batch_size must be positive"),
+    (["--batch_size", "0"], "--batch_size must be >= 1, got 0"),
 ], ids=["crop>load", "netG-vs-crop", "device", "netG-name", "batch-size"])
 def test_impossible_options_are_refused_before_any_work(tmp_path, args, fix):
     """Refused by option checking alone: the dataset (missing here) is never looked at."""
@@ -278,7 +279,8 @@ def test_full_disk_keeps_the_previous_checkpoint(trained, monkeypatch, target):
 def test_full_disk_during_training_exits_cleanly(trained, monkeypatch, capsys):
     before = trained.read_bytes()
     monkeypatch.setattr("numpy.savez", disk_full)
-    assert train(trained.parent.parent, "--continue_train", "--max_iters", "3") == 2
+    assert train(trained.parent.parent, "--continue_train", "--max_iters", "3",
+                 "--max_dataset_size", "2") == 2
     err = capsys.readouterr().err
     assert "could not write checkpoint" in err and "intact" in err
     assert trained.read_bytes() == before
@@ -325,7 +327,7 @@ def test_signal_saves_and_resumes(tmp_path, signum):
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 128 + signum, err    # 130 / 143: "stopped, not finished"
     assert f"{signal.Signals(signum).name} received" in err
     assert "stopped by signal" in out and "--continue_train" in out
     meta, _ = read_checkpoint(run_dir / "latest.npz")
