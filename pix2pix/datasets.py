@@ -15,7 +15,8 @@ import numpy as np
 
 from . import preprocess as prep
 from .color import rgb_to_network
-from .data import IMG_EXTENSIONS, DataError, load_image, natural_key, scan_dataset, to_array
+from .data import (IMG_EXTENSIONS, DataError, check_images, load_image, natural_key,
+                   scan_dataset, to_array)
 
 MODES = ("aligned", "colorization", "single")
 _SHOWN = 10  # problems listed in full; the rest are counted
@@ -179,17 +180,10 @@ class SingleDataset:
         if not self.paths:
             raise DataError(f"no images ({', '.join(IMG_EXTENSIONS)}) in {folder}",
                             path=str(folder))
-        sizes, problems = {}, []
-        for path in self.paths:
-            try:
-                sizes[path] = [load_image(path).size]
-            except DataError as err:
-                problems.append((err.path, err.reason))
-        if problems and not skip_bad_files:
-            raise problems_error(folder, problems, "Fix or remove them, or pass "
-                                 "--skip_bad_files.")
-        self.paths = [p for p in self.paths if p in sizes]
-        self.output_sizes = check_sizes(sizes, preprocess, load_size, crop_size, size_multiple)
+        sizes = {}
+        self.paths = check_images(self.paths, folder, skip_bad_files, load_image, sizes=sizes)
+        self.output_sizes = check_sizes({p: [s] for p, s in sizes.items()}, preprocess,
+                                        load_size, crop_size, size_multiple)
 
     def __len__(self):
         return len(self.paths)

@@ -76,3 +76,26 @@ def test_matches_torch_instancenorm2d(rng, affine):
     if affine:
         np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-4)
         np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("build", ["G", "D"])
+def test_norm_instance_puts_instance_norm_everywhere_batch_norm_was(build):
+    """As in the port: InstanceNorm2d (no learned scale) where BatchNorm2d was, and the conv
+    before each keeps its bias (no norm shift replaces it)."""
+    from pix2pix.models import define_D, define_G
+    make = (lambda norm: define_G("unet_32", ngf=4, norm=norm)) if build == "G" else (
+        lambda norm: define_D("basic", 6, ndf=4, norm=norm))
+    batch, instance = make("batch"), make("instance")
+    n_batch = sum(isinstance(m, nn.BatchNorm2d) for m in batch.modules())
+    assert n_batch > 0
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in instance.modules())
+    assert sum(isinstance(m, nn.InstanceNorm2d) for m in instance.modules()) == n_batch
+    layers = list(instance.modules())
+    for i, m in enumerate(layers):
+        if isinstance(m, nn.InstanceNorm2d):
+            conv = next(c for c in reversed(layers[:i])
+                        if isinstance(c, (nn.Conv2d, nn.ConvTranspose2d)))
+            assert conv.bias is not None
+    x = nn.Tensor(np.random.default_rng(0).standard_normal((1, 3 if build == "G" else 6, 32, 32))
+                  .astype(np.float32))
+    assert instance(x).shape[:2] == ((1, 3) if build == "G" else (1, 1))

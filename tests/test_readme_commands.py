@@ -19,5 +19,5 @@ def test_ci_runs_the_readme_commands_and_setup_installs_the_test_extra():
 
 def test_the_test_extra_holds_pytest_and_scikit_image():
     pyproject = (ROOT / "pyproject.toml").read_text()
-    extra = re.search(r"^test = \[(.*)\]$", pyproject, re.M).group(1)
+    extra = re.search(r"^test = \[(.*?)\]", pyproject, re.M | re.S).group(1)
     assert "pytest" in extra and "scikit-image" in extra

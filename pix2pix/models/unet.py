@@ -45,12 +45,12 @@ class UNetUp(nn.Module):
     """
 
     def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
-                 generator=None, kind="batch"):
+                 generator=None):
         ### BEGIN SOLUTION 7.1
         super().__init__()
         self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1,
-                                       bias=bias or (norm and kind == "instance"))
-        self.norm = norm_layer(kind, out_channels) if norm else None
+                                       bias=bias)
+        self.norm = nn.BatchNorm2d(out_channels) if norm else None
         self.dropout = nn.Dropout(0.5, generator=generator) if dropout else None
         ### END SOLUTION
 
@@ -129,8 +129,11 @@ class UNet(nn.Module):
         for j in range(num_downs - 1):
             level = num_downs - 2 - j            # the encoder block whose output we meet
             in_ch = widths[level + 1] * (2 if (skips and j > 0) else 1)
-            ups.append(UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
-                              generator=self.dropout_generator, kind=norm))
+            up = UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
+                        bias=norm == "instance", generator=self.dropout_generator)
+            if norm == "instance":  # the port's: affine-free, so the conv keeps its bias
+                up.norm = norm_layer("instance", widths[level])
+            ups.append(up)
         self.up = nn.Sequential(*ups)
         self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
 
