@@ -58,8 +58,9 @@ def make_dataset(opt, split, train):
 
 def sample_dataset(opt):
     """Fixed images for the sample grid: the val split if there is one, else train."""
-    for split in ("val", "test", "train"):
-        if opt.dataroot == "synthetic" or (Path(opt.dataroot) / split).is_dir():
+    root = Path(opt.dataroot)
+    for split in ("val", "test", opt.phase):
+        if opt.dataroot == "synthetic" or (root / split).is_dir() or (root / "A" / split).is_dir():
             return make_dataset(opt, split, train=False)
 
 
@@ -119,7 +120,7 @@ class Trainer:
         self.run_dir = Path(opt.checkpoints_dir) / opt.name
         self.latest = self.run_dir / "latest.npz"
         self.log_path = self.run_dir / "loss_log.jsonl"
-        self.dataset = make_dataset(opt, "train", train=True)  # checks every file first
+        self.dataset = make_dataset(opt, opt.phase, train=True)  # checks every file first
         samples = sample_dataset(opt)
         self.sample_items = [samples.get(i) for i in range(min(opt.num_samples, len(samples)))]
         self.loader = DataLoader(self.dataset, opt.batch_size, shuffle=not opt.serial_batches,

@@ -197,3 +197,16 @@ def test_single_dataset_reads_inputs_only_and_ignores_other_files(tmp_path):
     ds = SingleDataset(tmp_path, input_nc=1, load_size=16, crop_size=16)
     item = ds.get(0)
     assert item["A"].shape == (1, 16, 16) and item["B"] is None and len(ds) == 1
+
+
+def test_training_runs_on_a_and_b_folders_with_grey_inputs(tmp_path, monkeypatch):
+    """End to end: A/ + B/ folders (no val split), any-width halves, --input_nc 1."""
+    from pix2pix.train import main
+    monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+    halves_tree(tmp_path / "data", ["1.png", "2.png"], sizes={"1.png": (20, 30), "2.png": (20, 30)})
+    code = main(["--dataroot", str(tmp_path / "data"), "--netG", "unet_32", "--crop_size", "32",
+                 "--load_size", "36", "--ngf", "2", "--ndf", "2", "--n_epochs", "1",
+                 "--n_epochs_decay", "0", "--input_nc", "1", "--num_samples", "1",
+                 "--checkpoints_dir", str(tmp_path / "ck"), "--no_progress"])
+    assert code == 0
+    assert (tmp_path / "ck" / "facades_label2photo" / "samples_latest.png").exists()
