@@ -2,10 +2,12 @@
 --help (a missing `if __name__ == "__main__"` once made the latter print nothing).
 
 The package is built from a copy of the sources into a temporary venv that sees the
-system's site-packages (numpy, pillow, ...) and installs nothing from the network.
+running interpreter's packages (numpy, pillow, setuptools >= 70.1 from the test extra, ...)
+and installs nothing from the network.
 """
 import os
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +31,13 @@ def venv(tmp_path_factory):
         shutil.copytree(ROOT / name, source / name,
                         ignore=shutil.ignore_patterns("__pycache__", "output"))
     env_dir = tmp / "venv"
-    # --without-pip: the system's pip and setuptools (seen through the system site) do the
-    # build; the venv's own bundled setuptools would be older and want the wheel package.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(env_dir)],
-                   check=True)
+    # A venv of its own that sees this interpreter's packages (numpy, pillow, pip, setuptools)
+    # through a .pth file, so nothing comes from the network. (.pth files inside those
+    # folders, such as an editable install's finder, are not run: the checkout stays out.)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    site_dir = next((env_dir / "lib").glob("python*/site-packages"))
+    outer = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (site_dir / "outer_site.pth").write_text("\n".join(outer) + "\n")
     python = env_dir / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--no-index", str(source)], check=True,
