@@ -19,8 +19,29 @@ ARCHITECTURE_OPTIONS = ("netG", "netD", "n_layers_D", "ngf", "ndf", "norm", "no_
                         "gan_mode", "conditional_D", "input_nc", "output_nc")
 
 
+# What read_checkpoint needs in "meta", with the type each must have.
+META_KEYS = {"epoch": int, "epoch_iter": int, "total_iters": int, "options": dict,
+             "dropout_rng": dict}
+
+
 class CheckpointError(ValueError):
     pass
+
+
+class NonFiniteStateError(CheckpointError):
+    """An array about to be saved holds NaN or inf; nothing was written."""
+
+
+def _check_finite(state, path):
+    """Refuse to save a NaN/inf weight, running statistic or Adam moment: a checkpoint
+    that resumes or evaluates to NaN is worse than the previous one."""
+    for name, value in state.items():
+        array = nn.to_numpy(value) if hasattr(value, "shape") else np.asarray(value)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int(array.size - np.isfinite(array).sum())
+            raise NonFiniteStateError(
+                f"{name} holds {bad} non-finite value(s) (NaN or inf) of {array.size}; "
+                f"{path} was not written")
 
 
 def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weights_only=False):
@@ -37,6 +58,7 @@ def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weight
     meta = dict(format=FORMAT, version=VERSION, epoch=epoch, epoch_iter=epoch_iter,
                 total_iters=total_iters, options=options, weights_only=weights_only,
                 dropout_rng=model.netG.dropout_generator.bit_generator.state)
+    _check_finite(state, path)
     state["meta"] = np.array(json.dumps(meta))
     try:
         nn.save(state, path)
@@ -58,13 +80,50 @@ def read_checkpoint(path):
     if "meta" not in arrays:
         raise CheckpointError(f"{path} is not a pix2pix checkpoint of this project (no 'meta' "
                               "entry); for official PyTorch weights pass the .pth file instead")
-    meta = json.loads(str(arrays.pop("meta")))
+    meta = _parse_meta(path, arrays.pop("meta"))
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} has format {meta.get('format')!r}, expected {FORMAT!r}")
     if meta.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {meta['version']}, newer "
                               f"than this code understands ({VERSION}): update the code")
+    for key in META_KEYS:
+        value = meta.get(key)
+        if not isinstance(value, META_KEYS[key]) or isinstance(value, bool) or (
+                META_KEYS[key] is int and value < 0):
+            raise CheckpointError(f"{path}: its meta has no valid {key!r} (expected "
+                                  f"{'an int >= 0' if META_KEYS[key] is int else 'a dict'}, "
+                                  f"found {value!r:.60}); "
+                                  "the file was edited or damaged: use another checkpoint")
+    not_numbers = [k for k, v in arrays.items() if v.dtype.kind not in "biuf"]
+    if not_numbers:
+        raise CheckpointError(f"{path}: {not_numbers[0]} holds {arrays[not_numbers[0]].dtype} "
+                              "values, not numbers; the file was edited or is not a checkpoint "
+                              "of this project")
     return meta, arrays
+
+
+def read_meta(path):
+    """The meta dict of a checkpoint, without reading its arrays."""
+    try:
+        raw = nn.load(path, names={"meta"}).get("meta")
+    except (ValueError, FileNotFoundError) as e:
+        raise CheckpointError(str(e)) from e
+    if raw is None:
+        raise CheckpointError(f"{path} is not a pix2pix checkpoint of this project (no 'meta')")
+    return _parse_meta(path, raw)
+
+
+def _parse_meta(path, raw):
+    """The meta entry as a dict, or a CheckpointError naming the file and the problem."""
+    try:
+        meta = json.loads(str(raw))
+    except ValueError as e:
+        raise CheckpointError(f"{path}: its meta entry is not valid JSON ({e}); the file was "
+                              "edited or damaged: use another checkpoint") from e
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: its meta entry is a JSON {type(meta).__name__}, not an "
+                              "object; the file was edited or damaged: use another checkpoint")
+    return meta
 
 
 def architecture_differences(saved_options, options):
@@ -102,5 +161,9 @@ def load_checkpoint(path, model, options=None, weights_only=False):
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(f"{path} does not fit this model: {e}") from e
-    model.netG.dropout_generator.bit_generator.state = meta["dropout_rng"]
+    try:
+        model.netG.dropout_generator.bit_generator.state = meta["dropout_rng"]
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: its meta holds an invalid dropout generator state "
+                              f"({type(e).__name__}: {e}); the file was edited or damaged") from e
     return meta
