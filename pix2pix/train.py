@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 import nn
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, NonFiniteStateError, load_checkpoint, save_checkpoint
 from .data import AlignedDataset, DataError
 from .loader import DataLoader
 from .pix2pix_model import NonFiniteLossError, Pix2Pix
@@ -123,6 +123,15 @@ class Trainer:
             raise CheckpointError(
                 f"{self.run_dir} already holds a run (latest.npz). Pass --continue_train to "
                 f"resume it, or choose another --name to start afresh.")
+        try:
+            self._prepare_run_dir()
+        except OSError as e:
+            raise CheckpointError(
+                f"cannot write in {e.filename or self.run_dir}: {e.strerror or e}. Nothing "
+                f"was changed; free disk space, make it writable or choose another "
+                f"--checkpoints_dir") from e
+
+    def _prepare_run_dir(self):
         # Also for a fresh start: a run that died before its first checkpoint left lines.
         self._truncate_log()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +139,8 @@ class Trainer:
         # file (as big as a checkpoint for latest.npz): remove it.
         for stale in self.run_dir.glob(".tmp-*"):
             stale.unlink()
-        (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
+        text = json.dumps(vars(self.opt), indent=2).encode()
+        nn.serialization.atomic_write(self.run_dir / "opt.json", lambda f: f.write(text))
 
     def _truncate_log(self):
         """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
@@ -149,10 +159,25 @@ class Trainer:
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):
-        save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
-                        self.total_iters, vars(self.opt), weights_only=weights_only)
+        try:
+            save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
+                            self.total_iters, vars(self.opt), weights_only=weights_only)
+        except NonFiniteStateError as e:  # e.g. BatchNorm's running_var after a huge --lr
+            # At an epoch's end self.epoch already counts the epoch that just finished.
+            self._report_non_finite(e, self.total_iters, self.epoch + (self.epoch_iter > 0))
+            raise SystemExit(1)
 
     def save_pictures(self):
+        """The pictures; on a full disk, a one-line error (the checkpoint is saved)."""
+        try:
+            self._save_pictures()
+        except OSError as e:
+            raise CheckpointError(
+                f"could not write pictures in {self.run_dir}: {e.strerror or e}. The "
+                f"checkpoint {self.latest} is saved and intact; free disk space, then resume "
+                f"with --continue_train") from e
+
+    def _save_pictures(self):
         """Sample grid of the fixed images, the loss plot and the run page."""
         rows = []
         for item in self.sample_items:
@@ -187,12 +212,16 @@ class Trainer:
             with open(self.log_path, "a") as log:
                 while self.epoch < self.n_epochs_total:
                     if self._run_epoch(log, bar, stop):
-                        return 0
+                        # 128 + signal number, as a shell reports a killed command, so that
+                        # a scheduler or `&&` knows the run did not finish.
+                        return 128 + stop.signal if stop.signal is not None else 0
                     self.epoch, self.epoch_iter = self.epoch + 1, 0
-                    self.save()
+                    # The snapshot first: killed before latest.npz is written, the resumed
+                    # run redoes this epoch and writes the snapshot again.
                     if (self.epoch % opt.save_epoch_freq == 0
                             or self.epoch == self.n_epochs_total):
                         self.save(self.run_dir / f"epoch_{self.epoch}.npz", weights_only=True)
+                    self.save()
                     self.save_pictures()
         finally:
             bar.close()
@@ -213,7 +242,7 @@ class Trainer:
             try:
                 losses = self.model.train_step(batch["A"], batch["B"])
             except NonFiniteLossError as e:
-                self._report_non_finite(e)
+                self._report_non_finite(e, self.total_iters + 1)
                 raise SystemExit(1)
             step_time = time.perf_counter() - t0
             self.epoch_iter += 1
@@ -251,9 +280,9 @@ class Trainer:
             tqdm.write("That is the paper's configuration. For a run that finishes on a "
                        "CPU, use --preset cpu (smaller images and networks; see README).")
 
-    def _report_non_finite(self, error):
-        print(f"\nerror: training diverged at epoch {self.epoch + 1}, iteration "
-              f"{self.total_iters + 1}: {error}.\nThe last good checkpoint is kept: "
+    def _report_non_finite(self, error, iteration, epoch=None):
+        print(f"\nerror: training diverged at epoch {epoch or self.epoch + 1}, iteration "
+              f"{iteration}: {error}.\nThe last good checkpoint is kept: "
               f"{self.latest if self.latest.exists() else '(none saved yet)'}.\n"
               "Resume it with --continue_train and a lower --lr (e.g. half), or start "
               "again with another --seed.", file=sys.stderr)
