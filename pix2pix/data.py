@@ -90,6 +90,9 @@ def load_image(path, pair=False):
             return _to_rgb(img)
     except DataError:
         raise
+    except Image.DecompressionBombError as err:  # more than 2 x Image.MAX_IMAGE_PIXELS
+        raise _bad(path, f"too many pixels to decode safely ({err}); a photo or a label map "
+                         "is far smaller: resize it or delete it")
     except UnidentifiedImageError:
         raise _bad(path, "not a readable image (unknown or corrupt format); replace or delete it")
     except (OSError, SyntaxError, ValueError) as err:
