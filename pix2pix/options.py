@@ -123,9 +123,8 @@ def validate(opt):
         errors.append("--gan_mode none with --lambda_L1 0 leaves nothing to train")
     if opt.netD == "n_layers" and not 1 <= opt.n_layers_D <= 5:
         errors.append(f"--n_layers_D must be 1..5, got {opt.n_layers_D}")
-    for name in ("batch_size", "n_epochs", "save_epoch_freq"):
-        if getattr(opt, name, 1) < (0 if name == "n_epochs" else 1):
-            errors.append(f"--{name} must be positive, got {getattr(opt, name)}")
+    from .validate import check_options  # numeric ranges; what --continue_train may change
+    errors += check_options(opt)
     if errors:
         raise SystemExit("error: " + "\nerror: ".join(errors))
     return opt
