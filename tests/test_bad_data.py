@@ -1,5 +1,7 @@
 """Robustness to bad dataset folders: every file is either converted to RGB or reported."""
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -68,6 +70,17 @@ def write_text(path):
     path.write_text("this is not an image\n")
 
 
+def write_bomb(path):
+    """A PNG that declares 20000 x 10000 pixels (200 M, over Pillow's limit of 2 x
+    Image.MAX_IMAGE_PIXELS) in a few hundred bytes: only its header is ever read."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", 20000, 10000, 1, 0, 0, 0, 0)  # 1-bit grey
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(bytes(2501) * 4)) + chunk(b"IEND", b""))
+
+
 CONVERTED = {"good.jpg": write_good, "gray.png": write_gray, "la.png": write_la,
              "rgba.png": write_rgba, "palette.png": write_palette, "sixteen.png": write_16bit}
 # name -> (writer, words the reason must contain)
@@ -78,6 +91,7 @@ BAD = {
     "x.jpg": (write_dir, "directory"),
     "y.jpg": (write_text, "not a readable image"),
     "README.txt": (write_text, "not an image file"),
+    "bomb.png": (write_bomb, "too many pixels to decode safely"),
 }
 
 
@@ -170,3 +184,29 @@ def test_only_bad_files_with_skip_is_still_an_error(tmp_path, capsys):
     write_empty(tmp_path / "train" / "1.jpg")
     with pytest.raises(DataError, match="no readable"):
         scan_dataset(tmp_path, "train", skip_bad_files=True)
+
+
+def test_decompression_bomb_in_the_test_commands_input_dir(tmp_path, capsys):
+    """The test command checks every --input_dir image first, like training does:
+    named and refused, or left out with --skip_bad_files (a truncated file too)."""
+    from pix2pix.test import main as test_main
+    from pix2pix.train import main as train_main
+    assert train_main(["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32",
+                       "--load_size", "36", "--ngf", "4", "--ndf", "4", "--max_iters", "1",
+                       "--checkpoints_dir", str(tmp_path / "ck"), "--no_progress"]) == 0
+    inputs = tmp_path / "labels"
+    inputs.mkdir()
+    make_ab_image(0, size=H).save(inputs / "good.png")
+    write_bomb(inputs / "bomb.png")
+    write_truncated(inputs / "cut.jpg")
+    args = ["--checkpoints_dir", str(tmp_path / "ck"), "--input_dir", str(inputs),
+            "--results_dir", str(tmp_path / "results")]
+    assert test_main(args) == 2
+    err = capsys.readouterr().err
+    assert "2 bad image(s)" in err and "too many pixels" in err and "truncated" in err
+    assert "--skip_bad_files" in err and "Traceback" not in err
+    assert test_main(args + ["--skip_bad_files"]) == 0
+    err = capsys.readouterr().err
+    assert "skipping 2 bad image(s)" in err and str(inputs / "bomb.png") in err
+    images = sorted(p.name for p in (tmp_path / "results").rglob("*.png"))
+    assert images == ["good_input.png", "good_output.png"]
