@@ -22,11 +22,9 @@ def _check_input(layer, x, channels):
         raise ValueError(f"{layer!r} expected input (N, {channels}, H, W), got {tuple(x.shape)}")
 
 
-class Conv2d(Module):
-    """x: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = (H + 2p - k) // s + 1.
-
-    weight: (out_channels, in_channels, k, k), bias: (out_channels,).
-    """
+class _Conv(Module):
+    """What Conv2d and ConvTranspose2d share: arguments, parameters, PyTorch's init."""
+    transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  dtype=np.float32, generator=None):
@@ -34,40 +32,39 @@ class Conv2d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         k = kernel_size
-        self.weight = Parameter(np.empty((out_channels, in_channels, k, k), dtype=dtype))
+        # PyTorch's layouts; its fan-in is weight.shape[1] * k * k for both.
+        shape = (in_channels, out_channels, k, k) if self.transposed else \
+            (out_channels, in_channels, k, k)
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        _default_init(self.weight, self.bias, in_channels * k * k, generator)
-
-    def forward(self, x):
-        _check_input(self, x, self.in_channels)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        _default_init(self.weight, self.bias, shape[1] * k * k, generator)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
 
 
-class ConvTranspose2d(Module):
+class Conv2d(_Conv):
+    """x: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = (H + 2p - k) // s + 1.
+
+    weight: (out_channels, in_channels, k, k), bias: (out_channels,).
+    """
+
+    def forward(self, x):
+        _check_input(self, x, self.in_channels)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+class ConvTranspose2d(_Conv):
     """x: (N, in_channels, H, W) -> (N, out_channels, (H - 1) s - 2p + k, ...).
 
     weight: (in_channels, out_channels, k, k) (PyTorch's layout), bias: (out_channels,).
     """
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 dtype=np.float32, generator=None):
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        k = kernel_size
-        self.weight = Parameter(np.empty((in_channels, out_channels, k, k), dtype=dtype))
-        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        _default_init(self.weight, self.bias, out_channels * k * k, generator)
+    transposed = True
 
     def forward(self, x):
         _check_input(self, x, self.in_channels)
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
-
-    extra_repr = Conv2d.extra_repr
 
 
 class BatchNorm2d(Module):

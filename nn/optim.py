@@ -70,6 +70,7 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     Returns the new (param, exp_avg, exp_avg_sq); nothing is changed in place.
     ``Adam.step`` computes the same numbers without allocating (tested equal).
     """
+    ### BEGIN SOLUTION 6b.1
     xp = get_array_module(param)
     b1, b2 = betas
     m = b1 * exp_avg + (1 - b1) * grad              # running mean of the gradient
@@ -77,6 +78,7 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     m_hat = m / (1 - b1 ** step)                    # bias correction: m and v start at 0
     v_hat = v / (1 - b2 ** step)
     return param - lr * m_hat / (xp.sqrt(v_hat) + eps), m, v
+    ### END SOLUTION
 
 
 class Adam(Optimizer):

@@ -1,4 +1,12 @@
-"""Save and load state dicts as ``.npz`` files (never pickled objects)."""
+"""Save and load state dicts as ``.npz`` files (never pickled objects).
+
+A downloaded checkpoint may be crafted. ``load`` (and ``pix2pix.pth``) therefore bound what
+a zip archive may make before reading it: ``check_zip_sizes`` refuses entries whose bytes
+are not in the file and archives that claim to expand far beyond their size on disk
+(``np.savez`` and ``torch.save`` store entries uncompressed, so a real checkpoint claims
+about its own size), and every array header is checked against its entry's size before
+anything is allocated.
+"""
 import math
 import os
 import tempfile
@@ -27,9 +35,11 @@ def atomic_write(path, write):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            e.filename = path  # a full disk fails in write(), which names no file
         raise
 
 
@@ -40,70 +50,67 @@ def save(state_dict, path):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-# A zip member's header says how large it will be once decompressed. torch.save and
-# np.savez store members uncompressed, so their total is below the file's size; float
-# weights deflate by ~1.1x at best. A file claiming more than this many times its size
-# (plus a little, for tiny files) is a decompression bomb, or overlapping members.
-MAX_ZIP_RATIO = 20
-ZIP_SLACK_BYTES = 1 << 20
+# What an archive may claim to hold, in bytes: EXPANSION x its size on disk + SLACK.
+# Stored (uncompressed) entries claim their own size; only compression beyond 4:1 on the
+# whole archive, which float weights never reach, is refused.
+EXPANSION, SLACK = 4, 16 * 2**20
 
 
-class OversizedFileError(ValueError):
-    """A file claims to unpack into far more memory than its size justifies."""
+class UnsafeArchiveError(ValueError):
+    """The archive claims more data than it can hold (a zip bomb or a corrupt file)."""
 
 
 def check_zip_sizes(zf, path):
-    """Refuse a zip whose members claim far more bytes than the file holds (raises
-    ValueError naming the file, the claimed size and the largest member)."""
-    file_size = os.path.getsize(path)
-    infos = zf.infolist()
-    claimed = sum(info.file_size for info in infos)
-    if infos and claimed > MAX_ZIP_RATIO * file_size + ZIP_SLACK_BYTES:
-        big = max(infos, key=lambda info: info.file_size)
-        raise OversizedFileError(
-            f"{path}: refusing to unpack: its members claim {claimed:,} bytes in all from a "
-            f"file of {file_size:,} bytes (more than {MAX_ZIP_RATIO}x); the largest, "
-            f"{big.filename}, claims {big.file_size:,} bytes from {big.compress_size:,}. "
-            "Checkpoints are stored uncompressed; this file is a decompression bomb or corrupt")
+    """Refuse a zip whose entries lie outside the file or expand beyond the bound above."""
+    size_on_disk = os.path.getsize(path)
+    claimed = 0
+    for info in zf.infolist():
+        if info.header_offset + info.compress_size > size_on_disk:
+            raise UnsafeArchiveError(f"{path}: entry {info.filename!r} claims "
+                                     f"{info.compress_size} bytes that are not in the file "
+                                     "(truncated or corrupt)")
+        claimed += info.file_size
+    limit = EXPANSION * size_on_disk + SLACK
+    if claimed > limit:
+        raise UnsafeArchiveError(
+            f"{path}: the {size_on_disk}-byte file claims to expand to {claimed} bytes "
+            f"(more than {limit}): refusing a compressed archive (a zip bomb?). Checkpoints "
+            "are written uncompressed; re-save it without compression.")
 
 
-def _check_npy_header(zf, info, path):
-    """The array a member's .npy header announces must fit in the member's bytes, so that
-    reading it never allocates more than the file holds."""
-    if not info.filename.endswith(".npy"):
-        raise ValueError(f"{path}: member {info.filename} is not an array")
+def _read_npy(zf, info, path):
+    """One array of an .npz, its header checked against the entry's size first."""
+    name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
     with zf.open(info) as f:
         version = np.lib.format.read_magic(f)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(f)
-        header_bytes = f.tell()
-    claimed = math.prod(shape) * dtype.itemsize
-    if claimed > info.file_size - header_bytes:
-        raise OversizedFileError(f"{path}: {info.filename} claims a {shape} {dtype} array "
-                         f"({claimed:,} bytes) but holds {info.file_size - header_bytes:,}")
+        shape, fortran, dtype = read_header(f)
+        if dtype.hasobject:
+            raise ValueError(f"{path}: array {name!r} holds Python objects; refusing to unpickle")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > info.file_size:
+            raise UnsafeArchiveError(f"{path}: array {name!r} claims shape {shape} "
+                                     f"({nbytes} bytes) but its entry holds {info.file_size}")
+        data = f.read(nbytes)
+        if len(data) != nbytes:
+            raise ValueError(f"{path}: array {name!r} is truncated")
+    order = "F" if fortran else "C"
+    return name, np.frombuffer(data, dtype).reshape(shape, order=order).copy()
 
 
-def load(path, names=None):
-    """Read a .npz written by ``save``: {name: NumPy array} (only ``names``, if given).
-    Refuses pickled objects, and (before allocating anything) members larger than the
-    file can hold."""
+def load(path):
+    """Read a .npz written by ``save``: {name: NumPy array}. Refuses pickled objects and
+    archives that claim more data than the file can hold (see check_zip_sizes)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         with zipfile.ZipFile(path) as zf:
             check_zip_sizes(zf, path)
-            arrays = {}
-            for info in zf.infolist():
-                if names is not None and info.filename[:-4] not in names:
-                    continue
-                _check_npy_header(zf, info, path)
-                with zf.open(info) as f:
-                    arrays[info.filename[:-4]] = np.lib.format.read_array(f, allow_pickle=False)
-            return arrays
-    except OversizedFileError:
+            return dict(_read_npy(zf, info, path) for info in zf.infolist())
+    except UnsafeArchiveError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise ValueError(f"{path} is not a readable .npz state dict ({e}); it may be "
                          "truncated or from another program") from e

@@ -26,10 +26,6 @@ def no_grad():
         _grad_enabled = previous
 
 
-def is_grad_enabled():
-    return _grad_enabled
-
-
 class Context:
     """Scratch space an op's forward fills for its backward (``ctx.save_for_backward``)."""
 
@@ -144,27 +140,7 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(): grad has shape {grad.shape}, tensor has {self.shape}")
 
-        pending = {id(self): grad}  # gradients that reached a node, not yet pushed further
-        for node in reversed(_topological_order(self)):
-            g = pending.pop(id(node), None)
-            if g is None:
-                continue
-            if node._op is None:  # a leaf: accumulate (never in place: arrays may be shared)
-                node.grad = g if node.grad is None else node.grad + g
-                continue
-            if node._ctx is None:
-                raise RuntimeError("backward() through a graph that was already freed by an "
-                                   "earlier backward(); pass retain_graph=True the first time")
-            input_grads = node._op.backward(node._ctx, g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, pg in zip(node._parents, input_grads):
-                if parent is None or pg is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                pending[key] = pg if key not in pending else pending[key] + pg
-            if not retain_graph:
-                node._ctx = None  # free saved activations as soon as they are used
+        backpropagate(self, grad, retain_graph)
 
     # --- operators (the ops live in nn/ops; imported lazily to avoid a cycle) ----------
     def __add__(self, other):
@@ -235,8 +211,23 @@ class Tensor:
 def _topological_order(root):
     """Nodes reachable from ``root`` that require grad, every node after its inputs.
 
-    Iterative depth-first search (a deep U-Net would hit Python's recursion limit).
+    This is the textbook recursive depth-first search (micrograd's), written with an
+    explicit stack::
+
+        def visit(node):
+            if id(node) not in visited:
+                visited.add(id(node))
+                for parent in node._parents:
+                    visit(parent)
+                order.append(node)
+
+    Each stack entry is (node, inputs_done): popped with False, the node is marked and
+    pushed back with True beneath its parents, so it is appended only after all of them,
+    exactly where ``visit`` would append it. Why not recurse: every op is one level, and
+    a U-Net training step chains thousands of them (the tape is a few thousand nodes
+    deep), past Python's default recursion limit of 1,000.
     """
+    ### BEGIN SOLUTION 1.2
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -252,13 +243,37 @@ def _topological_order(root):
             if parent is not None and parent.requires_grad and id(parent) not in visited:
                 stack.append((parent, False))
     return order
+    ### END SOLUTION
 
 
-def as_array(value, like):
-    """``value`` (Tensor, array or Python number) as an array on ``like``'s device and dtype."""
-    if isinstance(value, Tensor):
-        return value.data
-    xp = get_array_module(like)
-    if hasattr(value, "dtype"):
-        return xp.asarray(value)
-    return xp.asarray(value, dtype=like.dtype)
+def backpropagate(root, grad, retain_graph=False):
+    """The tape: push ``grad`` = d(loss)/d(root) back through the graph, every node after
+    all the nodes that use it, and accumulate into ``leaf.grad`` (+=, never overwritten:
+    a tensor used twice receives the sum of both gradients).
+
+    root: a Tensor that requires grad; grad: an array of root's shape.
+    retain_graph=False frees each node's saved arrays once used.
+    """
+    ### BEGIN SOLUTION 1.2
+    pending = {id(root): grad}  # gradients that reached a node, not yet pushed further
+    for node in reversed(_topological_order(root)):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        if node._op is None:  # a leaf: accumulate (never in place: arrays may be shared)
+            node.grad = g if node.grad is None else node.grad + g
+            continue
+        if node._ctx is None:
+            raise RuntimeError("backward() through a graph that was already freed by an "
+                               "earlier backward(); pass retain_graph=True the first time")
+        input_grads = node._op.backward(node._ctx, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, pg in zip(node._parents, input_grads):
+            if parent is None or pg is None or not parent.requires_grad:
+                continue
+            key = id(parent)
+            pending[key] = pg if key not in pending else pending[key] + pg
+        if not retain_graph:
+            node._ctx = None  # free saved activations as soon as they are used
+    ### END SOLUTION

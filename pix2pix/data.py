@@ -90,9 +90,10 @@ def load_image(path, pair=False):
             return _to_rgb(img)
     except DataError:
         raise
-    except Image.DecompressionBombError as err:  # more than 2 x Image.MAX_IMAGE_PIXELS
-        raise _bad(path, f"too many pixels to decode safely ({err}); a photo or a label map "
-                         "is far smaller: resize it or delete it")
+    except Image.DecompressionBombError as err:
+        # Pillow refuses images over 2 x MAX_IMAGE_PIXELS (about 179 million pixels) before
+        # decoding them: a tiny file can claim gigabytes of pixels. No photo is that large.
+        raise _bad(path, f"too many pixels to decode safely ({err}); resize it")
     except UnidentifiedImageError:
         raise _bad(path, "not a readable image (unknown or corrupt format); replace or delete it")
     except (OSError, SyntaxError, ValueError) as err:
@@ -126,12 +127,18 @@ def scan_dataset(root, split, skip_bad_files=False):
                         f"Put A|B images (photo left, label map right) into {folder}/",
                         path=str(folder), reason="empty folder")
 
+    return check_images(entries, folder, skip_bad_files, load_ab_image, "A|B images")
+
+
+def check_images(paths, folder, skip_bad_files=False, load=load_ab_image, what="images"):
+    """The paths that ``load`` reads; bad files raise one DataError listing them all, or
+    with skip_bad_files are left out with a warning on stderr."""
     good, bad = [], []
     # delay=1: a bar only appears when the scan is slow enough to need one.
-    for path in tqdm(entries, desc=f"checking {folder}", unit="file", delay=1.0,
+    for path in tqdm(paths, desc=f"checking {folder}", unit="file", delay=1.0,
                      disable=None, leave=False):
         try:
-            load_ab_image(path)
+            load(path)
             good.append(path)
         except DataError as err:
             bad.append(err)
@@ -140,12 +147,12 @@ def scan_dataset(root, split, skip_bad_files=False):
         listing = "\n".join(f"  {err.path}: {err.reason}" for err in bad)
         if not skip_bad_files:
             raise DataError(f"{len(bad)} bad file(s) in {folder}:\n{listing}\n"
-                            "Fix or remove them, or pass --skip_bad_files to train without them.",
+                            "Fix or remove them, or pass --skip_bad_files to go on without them.",
                             path=str(folder), reason="bad files")
         print(f"warning: skipping {len(bad)} bad file(s) in {folder}:\n{listing}",
               file=sys.stderr)
     if not good:
-        raise DataError(f"no readable A|B images in {folder}", path=str(folder),
+        raise DataError(f"no readable {what} in {folder}", path=str(folder),
                         reason="no good files")
     return good
 

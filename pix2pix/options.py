@@ -123,11 +123,40 @@ def validate(opt):
         errors.append("--gan_mode none with --lambda_L1 0 leaves nothing to train")
     if opt.netD == "n_layers" and not 1 <= opt.n_layers_D <= 5:
         errors.append(f"--n_layers_D must be 1..5, got {opt.n_layers_D}")
-    from .validate import check_options  # numeric ranges; what --continue_train may change
-    errors += check_options(opt)
+    errors += range_errors(opt)
     if errors:
         raise SystemExit("error: " + "\nerror: ".join(errors))
     return opt
+
+
+# option -> (lowest allowed, highest allowed, whether the highest is excluded); None = no bound
+RANGES = {
+    "lr": (0, None), "beta1": (0, 1, "excluded"), "lambda_L1": (0, None),
+    "ngf": (1, None), "ndf": (1, None), "input_nc": (1, None), "output_nc": (1, None),
+    "seed": (0, 2**32 - 1), "load_size": (1, None), "crop_size": (1, None),
+    "batch_size": (1, None), "n_epochs": (0, None), "n_epochs_decay": (0, None),
+    "save_epoch_freq": (1, None), "max_iters": (1, None), "max_dataset_size": (1, None),
+    "num_samples": (0, None), "num_test": (1, None),
+}
+
+
+def range_errors(opt):
+    """One message per option outside its allowed range (RANGES), with the range."""
+    errors = []
+    for name, (low, high, *excluded) in RANGES.items():
+        value = getattr(opt, name, None)
+        if value is None:
+            continue
+        too_high = high is not None and (value >= high if excluded else value > high)
+        # lr 0 trains nothing and divides by zero in Adam's step size: it must be > 0.
+        too_low = value <= low if name == "lr" else value < low
+        if too_low or too_high:
+            allowed = (f"> {low}" if name == "lr" else f">= {low}") + (
+                "" if high is None else f" and {'<' if excluded else '<='} {high}")
+            errors.append(f"--{name} must be {allowed}, got {value}")
+    if getattr(opt, "n_epochs", 1) + getattr(opt, "n_epochs_decay", 1) < 1:
+        errors.append("--n_epochs + --n_epochs_decay must be at least 1: nothing to train")
+    return errors
 
 
 def model_kwargs(opt):

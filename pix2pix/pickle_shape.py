@@ -11,20 +11,28 @@ and then CPython crashes with SIGSEGV hashing it (tuple hashing recurses in C).
 
 So ``check_pickle_shape`` walks the opcodes (``pickletools.genops``, which builds
 nothing), keeps a model of the unpickler's stack where each entry is only
-(nesting depth, kind), and refuses: nesting deeper than MAX_DEPTH, dict keys that are
-not str or int (nothing but a scalar key gets hashed), sets (their items are hashed),
-and object-building opcodes a state dict never uses (INST, OBJ, NEWOBJ, EXT...).
+(nesting depth, kind), and refuses: nesting deeper than MAX_NESTING, dict keys that are
+not strings (a state dict's keys are; and only a scalar key can be hashed cheaply: a
+shallow tuple can still share its items through the memo, (t, t) with t = (u, u)...,
+and cost 2**depth to hash), sets (their items are hashed), and object-building opcodes
+a state dict never uses (INST, OBJ, NEWOBJ, EXT...). Nothing walks the built object
+afterwards, so a value shared the same way costs nothing.
 """
 import pickletools
 
-MAX_DEPTH = 32  # > 4x the deepest real file above; hashing crashed at 150,000 levels
+MAX_NESTING = 32  # > 4x the deepest real file above; hashing crashed at 150,000 levels
 
-_STRINGS = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
-            "SHORT_BINUNICODE", "BINUNICODE8"}
-_INTS = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"}
-_LEAVES = {"NONE", "NEWTRUE", "NEWFALSE", "FLOAT", "BINFLOAT", "BINBYTES", "SHORT_BINBYTES",
-           "BINBYTES8", "GLOBAL", "PERSID"}
-_EMPTY = {"EMPTY_DICT", "EMPTY_LIST", "EMPTY_TUPLE"}
+# opcode -> the type of the scalar it pushes
+_SCALARS = {
+    **dict.fromkeys(["STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
+                     "SHORT_BINUNICODE", "BINUNICODE8"], "str"),
+    **dict.fromkeys(["INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"], "int"),
+    **dict.fromkeys(["NEWTRUE", "NEWFALSE"], "bool"), "NONE": "NoneType",
+    **dict.fromkeys(["FLOAT", "BINFLOAT"], "float"),
+    **dict.fromkeys(["BINBYTES", "SHORT_BINBYTES", "BINBYTES8"], "bytes"),
+    "GLOBAL": "global", "PERSID": "storage",
+}
+_EMPTY = {"EMPTY_DICT": "dict", "EMPTY_LIST": "list", "EMPTY_TUPLE": "tuple"}
 _NOTHING = {"PROTO", "FRAME", "STOP"}
 
 
@@ -33,15 +41,15 @@ class PickleShapeError(ValueError):
 
 
 class _Stack:
-    """The unpickler's stack, holding (depth, kind) instead of objects; kind is "str",
-    "int", "leaf" (another scalar) or "obj" (a container or a call's result)."""
+    """The unpickler's stack, holding (depth, kind) instead of objects; kind names the
+    object's type as far as the opcode tells it ("str", "int", "tuple", "object"...)."""
 
     def __init__(self):
         self.items, self.marks, self.memo = [], [], {}
 
-    def push(self, depth, kind="obj"):
-        if depth > MAX_DEPTH:
-            raise PickleShapeError(f"nests objects deeper than {MAX_DEPTH} levels")
+    def push(self, depth, kind):
+        if depth > MAX_NESTING:
+            raise PickleShapeError(f"nests containers more than {MAX_NESTING} deep")
         self.items.append((depth, kind))
 
     def pop(self, n=1):
@@ -61,29 +69,31 @@ class _Stack:
             raise PickleShapeError("is corrupt (memoizes an empty stack)")
         return self.items[-1]
 
-    def container(self, items, keyed=False):
+    def container(self, items, kind, keyed=False):
         """Push a new container of ``items`` (keyed: alternating keys and values)."""
         _check_keys(items, keyed)
-        self.push(1 + max((depth for depth, _ in items), default=0))
+        self.push(1 + max((depth for depth, _ in items), default=0), kind)
 
     def add_to_top(self, items, keyed=False):
         """APPEND(S), SETITEM(S), BUILD: ``items`` go into the object below them."""
         _check_keys(items, keyed)
-        (depth, _), = self.pop()
-        self.push(max([depth] + [1 + d for d, _ in items]))
+        (depth, kind), = self.pop()
+        self.push(max([depth] + [1 + d for d, _ in items]), kind)
 
 
 def _check_keys(items, keyed):
-    if keyed and any(kind not in ("str", "int") for _, kind in items[::2]):
-        raise PickleShapeError("has a dict key that is not a string or an int")
+    bad = [kind for _, kind in items[::2] if kind != "str"] if keyed else []
+    if bad:
+        raise PickleShapeError(f"has a non-string key of type {bad[0]}; state dict keys are "
+                               "strings")
 
 
 def _step(stack, name, arg):
     """Apply one opcode to the model stack."""
-    if name in _STRINGS or name in _INTS or name in _LEAVES:
-        stack.push(0, "str" if name in _STRINGS else "int" if name in _INTS else "leaf")
+    if name in _SCALARS:
+        stack.push(0, _SCALARS[name])
     elif name in _EMPTY:
-        stack.push(1)
+        stack.push(1, _EMPTY[name])
     elif name == "MARK":
         stack.marks.append(len(stack.items))
     elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
@@ -97,9 +107,9 @@ def _step(stack, name, arg):
     elif name == "POP_MARK":
         stack.pop_mark()
     elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-        stack.container(stack.pop(int(name[-1])))
+        stack.container(stack.pop(int(name[-1])), "tuple")
     elif name in ("TUPLE", "LIST", "DICT"):
-        stack.container(stack.pop_mark(), keyed=name == "DICT")
+        stack.container(stack.pop_mark(), name.lower(), keyed=name == "DICT")
     elif name in ("APPEND", "SETITEM", "BUILD"):
         stack.add_to_top(stack.pop(2 if name == "SETITEM" else 1), keyed=name == "SETITEM")
     elif name in ("APPENDS", "SETITEMS"):
@@ -108,14 +118,14 @@ def _step(stack, name, arg):
         # REDUCE: callable, args -> a result as deep as its arguments; BINPERSID: pid ->
         # storage; STACK_GLOBAL: module, name -> a global.
         popped = stack.pop(1 if name == "BINPERSID" else 2)
-        stack.push(0 if name == "STACK_GLOBAL" else popped[-1][0])
+        stack.push(0 if name == "STACK_GLOBAL" else popped[-1][0], "object")
     elif name not in _NOTHING:
         raise PickleShapeError(f"uses the {name} opcode")
 
 
 def check_pickle_shape(data):
     """Raise PickleShapeError (its message completes "data.pkl ...") if the pickle bytes
-    ``data`` could build anything but a shallow dict with str or int keys."""
+    ``data`` could build anything but a shallow dict with string keys."""
     stack = _Stack()
     try:
         for op, arg, _ in pickletools.genops(data):

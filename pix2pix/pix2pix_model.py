@@ -96,46 +96,51 @@ class Pix2Pix:
                 opt.lr = lr
 
     def train_step(self, real_A, real_B):
-        """One D step then one G step. real_A: input (N, 3, H, W); real_B: target.
+        """One D step then one G step (paper Sec. 3.3). real_A: input (N, C_in, H, W);
+        real_B: target (N, C_out, H, W).
 
         Returns the losses as floats: G_GAN, G_L1, D_real, D_fake (the GAN terms are 0
-        with gan_mode "none").
+        with gan_mode "none", which has no D).
         """
         real_A, real_B = self._as_tensor(real_A), self._as_tensor(real_B)
-        fake_B = self.netG(real_A)                          # (N, 3, H, W)
-        losses = {}
-
+        fake_B = self.netG(real_A)                          # (N, C_out, H, W)
+        losses = {"D_real": 0.0, "D_fake": 0.0}
         if self.netD is not None:
-            # D: real pairs -> 1, fake pairs -> 0; fake_B detached so G gets no gradient.
             self.netD.requires_grad_(True)
-            loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False,
-                                   self.gan_mode)
-            loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
-            loss_D = (loss_D_fake + loss_D_real) * 0.5     # halved: slows D relative to G
-            losses["D_real"], losses["D_fake"] = loss_D_real.item(), loss_D_fake.item()
-            self._check_finite(losses)
-            self.optimizer_D.zero_grad()
-            loss_D.backward()
-            self._check_gradients(self.optimizer_D, "D")
-            self.optimizer_D.step()
-
-            # G: fool D (non-saturating: maximise log D(x, G(x))). D's weights are frozen
-            # for this pass, so backward computes no gradient for them.
-            self.netD.requires_grad_(False)
-            loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
-        else:
-            loss_G_GAN = None
-            losses["D_real"] = losses["D_fake"] = 0.0
-        loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
-        loss_G = loss_G_L1 if loss_G_GAN is None else loss_G_GAN + loss_G_L1
-        losses["G_GAN"] = loss_G_GAN.item() if loss_G_GAN is not None else 0.0
-        losses["G_L1"] = loss_G_L1.item()
-        self._check_finite(losses)
-        self.optimizer_G.zero_grad()
-        loss_G.backward()
-        self._check_gradients(self.optimizer_G, "G")
-        self.optimizer_G.step()
+            self._step(self.optimizer_D, self.backward_D(real_A, real_B, fake_B, losses), "D",
+                       losses)
+            self.netD.requires_grad_(False)                 # G's pass: no gradient for D
+        self._step(self.optimizer_G, self.backward_G(real_A, real_B, fake_B, losses), "G",
+                   losses)
         return losses
+
+    def backward_D(self, real_A, real_B, fake_B, losses):
+        """D's loss: real pairs -> 1, fake pairs -> 0, halved (slows D relative to G).
+        fake_B is detached, so this loss sends no gradient into G."""
+        loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False, self.gan_mode)
+        loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
+        losses["D_real"], losses["D_fake"] = loss_D_real.item(), loss_D_fake.item()
+        return (loss_D_fake + loss_D_real) * 0.5
+
+    def backward_G(self, real_A, real_B, fake_B, losses):
+        """G's loss: fool D (non-saturating: maximise log D(x, G(x))) + lambda * L1.
+        With gan_mode "none" only the L1 term."""
+        loss_G = loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
+        losses["G_GAN"], losses["G_L1"] = 0.0, loss_G_L1.item()
+        if self.netD is not None:
+            loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
+            losses["G_GAN"] = loss_G_GAN.item()
+            loss_G = loss_G_GAN + loss_G_L1
+        return loss_G
+
+    def _step(self, optimizer, loss, net_name, losses):
+        """Zero the gradients, backpropagate ``loss``, refuse NaN/Inf (in the losses so far
+        or in the gradients), take an Adam step."""
+        self._check_finite(losses)
+        optimizer.zero_grad()
+        loss.backward()
+        self._check_gradients(optimizer, net_name)
+        optimizer.step()
 
     def generate(self, real_A, eval_mode=False):
         """G(real_A) without a graph. Paper-style (dropout on, test-batch statistics) by

@@ -19,9 +19,9 @@ names a state dict needs, each mapped to our own NumPy code; any other global ra
 ``UnsafeCheckpointError`` before anything has run. torch is never imported.
 
 Size: a small file must not make large arrays. Before unpickling, the opcodes are
-checked (pickle_shape: shallow, str/int keys) and the zip's members may not claim more
-than 20x the file's size (nn.serialization.check_zip_sizes; torch stores them
-uncompressed). Each tensor must be a non-overlapping view inside its storage (no stride
+checked (pickle_shape: at most MAX_NESTING deep, string keys) and the zip's members may
+not claim much more than the file's size (nn.serialization.check_zip_sizes; torch stores
+them uncompressed). Each tensor must be a non-overlapping view inside its storage (no stride
 0 broadcasting one number to a 20000x20000 array), and all tensors together at most
 MAX_VIEW_RATIO times their storages (views of one storage, such as tied weights, are
 each copied).
@@ -40,10 +40,10 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from nn.serialization import OversizedFileError, atomic_write, check_zip_sizes
+from nn.serialization import UnsafeArchiveError, atomic_write, check_zip_sizes
 
 from .checkpoint import CheckpointError  # the project's one "unreadable checkpoint" error
-from .pickle_shape import PickleShapeError, check_pickle_shape
+from .pickle_shape import MAX_NESTING, PickleShapeError, check_pickle_shape
 
 __all__ = ["load_pth", "save_pth", "CheckpointError", "UnsafeCheckpointError"]
 
@@ -249,10 +249,12 @@ def load_pth(path, key: Optional[str] = None) -> "OrderedDict[str, np.ndarray]":
     except PickleShapeError as e:
         raise CheckpointError(f"{path}: refusing to load: its data.pkl {e}, which a state dict "
                               "never does (crafted or corrupt file); nothing was built") from e
-    except OversizedFileError as e:
+    except UnsafeArchiveError as e:
         raise CheckpointError(str(e)) from e
-    except UnsafeCheckpointError:
-        raise
+    except CheckpointError as e:  # says what is wrong; make sure it names the file
+        if path in str(e):
+            raise
+        raise type(e)(f"{path}: {e}") from e
     except Exception as e:  # corrupt zip, bad CRC, missing record, bad geometry, ...
         raise CheckpointError(f"{path}: cannot read state dict: {type(e).__name__}: {e}") from e
 

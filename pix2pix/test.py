@@ -18,13 +18,13 @@ from PIL import Image
 from tqdm import tqdm
 
 import nn
-from nn.serialization import atomic_write
-from .checkpoint import CheckpointError, read_checkpoint
-from .data import AlignedDataset, DataError, IMG_EXTENSIONS, load_image, natural_key, to_array
+from .checkpoint import CheckpointError, disk_error_message, read_checkpoint
+from .data import (AlignedDataset, DataError, IMG_EXTENSIONS, check_images, load_image,
+                   natural_key, to_array)
 from .metrics import evaluate_pairs
 from .pix2pix_model import paper_inference
 from .models import define_G
-from .options import add_data_options, add_model_options
+from .options import add_data_options, add_model_options, range_errors
 from .visualize import save_image, write_gallery
 
 
@@ -84,8 +84,8 @@ def input_items(opt):
                        key=natural_key)[:opt.num_test]
         if not paths:
             raise DataError(f"no images ({', '.join(IMG_EXTENSIONS)}) in {folder}")
-        for path, img in load_inputs(paths, folder, opt.skip_bad_files):
-            img = img.resize((opt.crop_size, opt.crop_size), Image.BICUBIC)
+        for path in check_images(paths, folder, opt.skip_bad_files, load_image):
+            img = load_image(path).resize((opt.crop_size, opt.crop_size), Image.BICUBIC)
             yield {"A": to_array(img), "B": None, "name": path.stem}
         return
     dataset = AlignedDataset(opt.dataroot, opt.phase, opt.direction, opt.load_size,
@@ -95,45 +95,13 @@ def input_items(opt):
         yield {"A": item["A"], "B": item["B"], "name": Path(item["path"]).stem}
 
 
-def load_inputs(paths, folder, skip_bad_files):
-    """[(path, PIL RGB image)]: every file decoded before any work, so that a bad one is
-    named up front (or, with skip_bad_files, left out with a warning)."""
-    images, bad = [], []
-    for path in paths:
-        try:
-            images.append((path, load_image(path)))
-        except DataError as err:
-            bad.append(err)
-    listing = "".join(f"\n  {err}" for err in bad)
-    if bad and not skip_bad_files:
-        raise DataError(f"{len(bad)} bad image(s) in {folder}:{listing}\nFix or remove them, "
-                        "or pass --skip_bad_files to run without them")
-    if bad:
-        print(f"warning: skipping {len(bad)} bad image(s) in {folder}:{listing}", file=sys.stderr)
-    if not images:
-        raise DataError(f"no readable images in {folder}")
-    return images
-
-
-class ResultsError(RuntimeError):
-    """--results_dir cannot be written (read-only, not a folder, full disk)."""
-
-
-def results_error(out_dir, e):
-    return ResultsError(f"cannot write results to {e.filename or out_dir}: {e.strerror or e}. "
-                        "Choose another --results_dir (or free disk space); files already "
-                        "written there are whole")
-
-
 def run(opt):
     G, source = load_generator(opt)
     G.to(opt.device)
     out_dir = Path(opt.results_dir) / (Path(opt.checkpoint).stem if opt.checkpoint else opt.name)
     out_dir = out_dir / f"{Path(opt.input_dir).name if opt.input_dir else opt.phase}_{opt.epoch}"
-    try:  # before any work: an unwritable --results_dir fails at once
-        (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise results_error(out_dir, e) from e
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    rows, outputs, targets = [], [], []
     items = list(input_items(opt))
     mode = "eval mode" if opt.eval else "paper-style (dropout on, test-batch statistics)"
     print(f"generator: {source}; {len(items)} images; {mode}")
@@ -146,19 +114,6 @@ def run(opt):
     with context:
         fakes = [nn.to_numpy(G(nn.Tensor(nn.to_device(item["A"][None], opt.device))).data)[0]
                  for item in tqdm(items, unit="img", disable=None)]
-    try:
-        metrics = write_results(opt, out_dir, source, items, fakes)
-    except OSError as e:
-        raise results_error(out_dir, e) from e
-    print(f"wrote {len(items)} results to {out_dir}/index.html")
-    if metrics:
-        print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, indent=2))
-    return metrics
-
-
-def write_results(opt, out_dir, source, items, fakes):
-    """PNGs, metrics.json (when there are targets) and index.html; each file atomically."""
-    rows, outputs, targets = [], [], []
     for item, fake in zip(items, fakes):
         row = {"name": item["name"]}
         for key, image in (("input", item["A"]), ("output", fake), ("target", item["B"])):
@@ -175,19 +130,27 @@ def write_results(opt, out_dir, source, items, fakes):
     if targets:
         metrics = evaluate_pairs(outputs, targets)
         metrics.update(checkpoint=source, phase=opt.phase, eval_mode=opt.eval)
-        text = json.dumps(metrics, indent=2).encode()
-        atomic_write(out_dir / "metrics.json", lambda f: f.write(text))
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_gallery(out_dir, rows, metrics, title=f"pix2pix: {source}")
+    print(f"wrote {len(rows)} results to {out_dir}/index.html")
+    if metrics:
+        print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, indent=2))
     return metrics
 
 
 def main(argv=None):
     opt = test_parser().parse_args(argv)
+    errors = range_errors(opt)
+    if errors:
+        raise SystemExit("error: " + "\nerror: ".join(errors))
     try:
         nn.check_device(opt.device)
         run(opt)
     except (DataError, CheckpointError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an unwritable --results_dir, a full disk
+        print(f"error: {disk_error_message(e)} (e.g. another --results_dir)", file=sys.stderr)
         return 2
     return 0
 

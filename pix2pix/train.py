@@ -14,7 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 import nn
-from .checkpoint import CheckpointError, NonFiniteStateError, load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, NonFiniteStateError, disk_error_message,
+                         experiment_differences, load_checkpoint, save_checkpoint)
 from .data import AlignedDataset, DataError
 from .loader import DataLoader
 from .pix2pix_model import NonFiniteLossError, Pix2Pix
@@ -111,6 +112,7 @@ class Trainer:
             path = self.run_dir / (f"{opt.epoch}.npz" if opt.epoch == "latest"
                                    else f"epoch_{opt.epoch}.npz")
             meta = load_checkpoint(path, self.model, options=vars(opt))
+            self._check_same_experiment(path, meta["options"])
             saved_batch = meta["options"].get("batch_size", opt.batch_size)
             if meta["epoch_iter"] and saved_batch != opt.batch_size:
                 raise CheckpointError(
@@ -123,15 +125,6 @@ class Trainer:
             raise CheckpointError(
                 f"{self.run_dir} already holds a run (latest.npz). Pass --continue_train to "
                 f"resume it, or choose another --name to start afresh.")
-        try:
-            self._prepare_run_dir()
-        except OSError as e:
-            raise CheckpointError(
-                f"cannot write in {e.filename or self.run_dir}: {e.strerror or e}. Nothing "
-                f"was changed; free disk space, make it writable or choose another "
-                f"--checkpoints_dir") from e
-
-    def _prepare_run_dir(self):
         # Also for a fresh start: a run that died before its first checkpoint left lines.
         self._truncate_log()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -139,8 +132,19 @@ class Trainer:
         # file (as big as a checkpoint for latest.npz): remove it.
         for stale in self.run_dir.glob(".tmp-*"):
             stale.unlink()
-        text = json.dumps(vars(self.opt), indent=2).encode()
-        nn.serialization.atomic_write(self.run_dir / "opt.json", lambda f: f.write(text))
+        (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
+
+    def _check_same_experiment(self, path, saved):
+        """Refuse options that would change the experiment; say which new values apply."""
+        diffs = experiment_differences(saved, vars(self.opt))
+        if diffs:
+            raise CheckpointError(f"{path} was trained with other settings: {'; '.join(diffs)}."
+                                  " Resume with the saved values, or start a new --name")
+        for key in ("lr", "n_epochs", "n_epochs_decay", "max_iters", "save_epoch_freq",
+                    "batch_size"):
+            if key in saved and saved[key] != getattr(self.opt, key):
+                print(f"note: --{key} is now {getattr(self.opt, key)!r} (the run started with "
+                      f"{saved[key]!r}); the new value applies from here on")
 
     def _truncate_log(self):
         """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
@@ -159,25 +163,15 @@ class Trainer:
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):
+        """Save a checkpoint; a diverged state (NaN/Inf) stops the run like a NaN loss."""
         try:
             save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
                             self.total_iters, vars(self.opt), weights_only=weights_only)
-        except NonFiniteStateError as e:  # e.g. BatchNorm's running_var after a huge --lr
-            # At an epoch's end self.epoch already counts the epoch that just finished.
-            self._report_non_finite(e, self.total_iters, self.epoch + (self.epoch_iter > 0))
+        except NonFiniteStateError as e:
+            self._report_non_finite(e, f"after iteration {self.total_iters}")
             raise SystemExit(1)
 
     def save_pictures(self):
-        """The pictures; on a full disk, a one-line error (the checkpoint is saved)."""
-        try:
-            self._save_pictures()
-        except OSError as e:
-            raise CheckpointError(
-                f"could not write pictures in {self.run_dir}: {e.strerror or e}. The "
-                f"checkpoint {self.latest} is saved and intact; free disk space, then resume "
-                f"with --continue_train") from e
-
-    def _save_pictures(self):
         """Sample grid of the fixed images, the loss plot and the run page."""
         rows = []
         for item in self.sample_items:
@@ -212,12 +206,12 @@ class Trainer:
             with open(self.log_path, "a") as log:
                 while self.epoch < self.n_epochs_total:
                     if self._run_epoch(log, bar, stop):
-                        # 128 + signal number, as a shell reports a killed command, so that
-                        # a scheduler or `&&` knows the run did not finish.
+                        # Stopped by a signal: exit 128 + its number (130 for SIGINT, 143
+                        # for SIGTERM), so a scheduler or `&&` sees the run did not finish.
                         return 128 + stop.signal if stop.signal is not None else 0
                     self.epoch, self.epoch_iter = self.epoch + 1, 0
-                    # The snapshot first: killed before latest.npz is written, the resumed
-                    # run redoes this epoch and writes the snapshot again.
+                    # The snapshot first: a kill between the two writes leaves the previous
+                    # latest.npz, so the resumed run redoes this epoch and writes both.
                     if (self.epoch % opt.save_epoch_freq == 0
                             or self.epoch == self.n_epochs_total):
                         self.save(self.run_dir / f"epoch_{self.epoch}.npz", weights_only=True)
@@ -242,7 +236,8 @@ class Trainer:
             try:
                 losses = self.model.train_step(batch["A"], batch["B"])
             except NonFiniteLossError as e:
-                self._report_non_finite(e, self.total_iters + 1)
+                self._report_non_finite(e, f"at epoch {self.epoch + 1}, iteration "
+                                           f"{self.total_iters + 1}")
                 raise SystemExit(1)
             step_time = time.perf_counter() - t0
             self.epoch_iter += 1
@@ -280,9 +275,8 @@ class Trainer:
             tqdm.write("That is the paper's configuration. For a run that finishes on a "
                        "CPU, use --preset cpu (smaller images and networks; see README).")
 
-    def _report_non_finite(self, error, iteration, epoch=None):
-        print(f"\nerror: training diverged at epoch {epoch or self.epoch + 1}, iteration "
-              f"{iteration}: {error}.\nThe last good checkpoint is kept: "
+    def _report_non_finite(self, error, where):
+        print(f"\nerror: training diverged {where}: {error}.\nThe last good checkpoint is kept: "
               f"{self.latest if self.latest.exists() else '(none saved yet)'}.\n"
               "Resume it with --continue_train and a lower --lr (e.g. half), or start "
               "again with another --seed.", file=sys.stderr)
@@ -297,4 +291,8 @@ def main(argv=None):
         return trainer.run()
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder that cannot be created, a full or read-only disk
+        print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",
+              file=sys.stderr)
         return 2

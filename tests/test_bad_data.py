@@ -185,28 +185,3 @@ def test_only_bad_files_with_skip_is_still_an_error(tmp_path, capsys):
     with pytest.raises(DataError, match="no readable"):
         scan_dataset(tmp_path, "train", skip_bad_files=True)
 
-
-def test_decompression_bomb_in_the_test_commands_input_dir(tmp_path, capsys):
-    """The test command checks every --input_dir image first, like training does:
-    named and refused, or left out with --skip_bad_files (a truncated file too)."""
-    from pix2pix.test import main as test_main
-    from pix2pix.train import main as train_main
-    assert train_main(["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32",
-                       "--load_size", "36", "--ngf", "4", "--ndf", "4", "--max_iters", "1",
-                       "--checkpoints_dir", str(tmp_path / "ck"), "--no_progress"]) == 0
-    inputs = tmp_path / "labels"
-    inputs.mkdir()
-    make_ab_image(0, size=H).save(inputs / "good.png")
-    write_bomb(inputs / "bomb.png")
-    write_truncated(inputs / "cut.jpg")
-    args = ["--checkpoints_dir", str(tmp_path / "ck"), "--input_dir", str(inputs),
-            "--results_dir", str(tmp_path / "results")]
-    assert test_main(args) == 2
-    err = capsys.readouterr().err
-    assert "2 bad image(s)" in err and "too many pixels" in err and "truncated" in err
-    assert "--skip_bad_files" in err and "Traceback" not in err
-    assert test_main(args + ["--skip_bad_files"]) == 0
-    err = capsys.readouterr().err
-    assert "skipping 2 bad image(s)" in err and str(inputs / "bomb.png") in err
-    images = sorted(p.name for p in (tmp_path / "results").rglob("*.png"))
-    assert images == ["good_input.png", "good_output.png"]

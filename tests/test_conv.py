@@ -34,7 +34,7 @@ CONV_SHAPES = [
 ]
 
 
-@pytest.mark.exercise("3.2")
+@pytest.mark.exercise("3.2", "forward values against the naive loop")
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
 @pytest.mark.parametrize("shape", CONV_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_conv2d_matches_naive(implementation, xp, rng, shape, bias):
@@ -60,7 +60,7 @@ CONV_T_SHAPES = [
 ]
 
 
-@pytest.mark.exercise("4.1")
+@pytest.mark.exercise("4.1", "forward values against the naive loop")
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
 @pytest.mark.parametrize("shape", CONV_T_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_conv_transpose2d_matches_naive(implementation, xp, rng, shape, bias):
@@ -81,7 +81,7 @@ ADJOINT_SHAPES = [(8, 6, 4, 2, 1), (5, 7, 3, 1, 1), (6, 5, 3, 1, 0), (4, 3, 1, 1
                   (9, 7, 5, 2, 2)]
 
 
-@pytest.mark.exercise("4.1")
+@pytest.mark.exercise("4.1", "the adjoint identity with conv2d")
 @pytest.mark.parametrize("shape", ADJOINT_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_conv_transpose_is_the_adjoint_of_conv(implementation, xp, rng, shape):
     """<conv(x), y> == <x, conv_transpose(y)> for the same weight (no bias): the transposed
@@ -122,7 +122,7 @@ IM2COL_SHAPES = [(2, 3, 5, 6, 3, 1, 1), (1, 2, 8, 8, 4, 2, 1), (2, 1, 7, 5, 3, 2
                  (1, 2, 4, 4, 1, 1, 0), (1, 1, 5, 5, 5, 1, 2)]
 
 
-@pytest.mark.exercise("3.1")
+@pytest.mark.exercise("3.1", "every column element against the definition")
 @pytest.mark.parametrize("shape", IM2COL_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_im2col_matches_its_definition(implementation, xp, rng, shape):
     """col[c, i, j, n, y, x'] = x_padded[n, c, y * stride + i, x' * stride + j]."""
@@ -142,7 +142,7 @@ def test_im2col_matches_its_definition(implementation, xp, rng, shape):
     np.testing.assert_array_equal(col, expected)
 
 
-@pytest.mark.exercise("3.1")
+@pytest.mark.exercise("3.1", "adjoint of col2im")
 @pytest.mark.parametrize("shape", IM2COL_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_im2col_and_col2im_are_adjoint(implementation, xp, rng, shape):
     """<im2col(x), c> == <x, col2im(c)>: col2im adds every column entry back where im2col

@@ -119,7 +119,7 @@ def test_skip_bad_files_trains_without_them(tmp_path, capsys):
 @pytest.fixture
 def trained(tmp_path):
     """A run folder with a 2-iteration latest.npz; returns its path."""
-    assert train(tmp_path, "--max_iters", "2") == 0
+    assert train(tmp_path, "--max_iters", "2", "--max_dataset_size", "2") == 0
     return tmp_path / "run" / "latest.npz"
 
 
@@ -168,7 +168,8 @@ def test_cut_log_line_from_a_kill_does_not_stop_a_resume(trained):
     --continue_train drops it instead of failing on it."""
     with open(trained.parent / "loss_log.jsonl", "a") as log:
         log.write('{"epoch": 2, "iter": 3, "lr": 0.0')
-    assert train(trained.parent.parent, "--continue_train", "--max_iters", "4") == 0
+    assert train(trained.parent.parent, "--continue_train", "--max_iters", "4",
+                 "--max_dataset_size", "2") == 0
     assert log_iters(trained.parent) == [1, 2, 3, 4]
 
 
@@ -278,7 +279,8 @@ def test_full_disk_keeps_the_previous_checkpoint(trained, monkeypatch, target):
 def test_full_disk_during_training_exits_cleanly(trained, monkeypatch, capsys):
     before = trained.read_bytes()
     monkeypatch.setattr("numpy.savez", disk_full)
-    assert train(trained.parent.parent, "--continue_train", "--max_iters", "3") == 2
+    assert train(trained.parent.parent, "--continue_train", "--max_iters", "3",
+                 "--max_dataset_size", "2") == 2
     err = capsys.readouterr().err
     assert "could not write checkpoint" in err and "intact" in err
     assert trained.read_bytes() == before
@@ -325,7 +327,7 @@ def test_signal_saves_and_resumes(tmp_path, signum):
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signum, err  # 130 / 143: saved, but not finished
+    assert proc.returncode == 128 + signum, err    # 130 / 143: "stopped, not finished"
     assert f"{signal.Signals(signum).name} received" in err
     assert "stopped by signal" in out and "--continue_train" in out
     meta, _ = read_checkpoint(run_dir / "latest.npz")
@@ -425,21 +427,7 @@ def test_resume_inside_an_epoch_with_another_batch_size_is_refused(tmp_path):
         resumed.start()
 
 
-# --- state that must never be saved or lost (issue 10) ----------------------------------------
-
-def test_non_finite_state_stops_the_run_and_keeps_the_last_good_checkpoint(trained, capsys):
-    """--lr 1e6: the losses stay finite, BatchNorm's running statistics do not. The run
-    stops like a NaN loss, naming the array and the iteration, and latest.npz stays."""
-    before = trained.read_bytes()
-    with pytest.raises(SystemExit) as exit_info:
-        train(trained.parent.parent, "--continue_train", "--lr", "1e6", "--max_iters", "4")
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
-    assert re.search(r"diverged at epoch 1, iteration 4: [GD]\.\S+ holds \d+ non-finite", err)
-    assert "loss" not in err.split("\n")[1]  # not the NaN-loss check: a finite loss
-    assert str(trained) in err and "was not written" in err
-    assert trained.read_bytes() == before
-
+# --- arrays and files the run-safety tests do not reach ------------------------------------
 
 def test_non_finite_adam_moment_is_not_saved(tmp_path):
     model = Pix2Pix(netG="unet_32", ngf=4, ndf=4)
@@ -448,100 +436,9 @@ def test_non_finite_adam_moment_is_not_saved(tmp_path):
     key = next(k for k in state if k.startswith("exp_avg_sq."))
     state[key] = np.full(np.shape(state[key]), np.inf, np.float32)
     adam.load_state_dict(state)
-    with pytest.raises(CheckpointError, match=f"optimizer_D.{key} holds"):
+    with pytest.raises(CheckpointError, match=f"optimizer_D.{key} holds NaN or Inf"):
         save_checkpoint(tmp_path / "latest.npz", model, 0, 1, 1, {})
     assert not list(tmp_path.iterdir())
-
-
-# Kills the child right after the 3rd checkpoint rename: with one image per epoch and a
-# snapshot every epoch, that is the first file written at the end of epoch 2.
-KILL_BETWEEN = r"""
-import os, sys, time
-import pix2pix.train as train
-train.plot_losses = lambda *args, **kwargs: None
-real_replace, renamed = os.replace, []
-
-def replace(src, dst):
-    real_replace(src, dst)
-    if str(dst).endswith(".npz"):
-        renamed.append(os.path.basename(dst))
-        if len(renamed) == 3:
-            print("RENAMED", " ".join(renamed), flush=True)
-            time.sleep(600)
-
-os.replace = replace
-sys.exit(train.main(sys.argv[1:]))
-"""
-
-
-@pytest.mark.slow
-def test_kill_between_latest_and_the_epoch_snapshot_loses_no_snapshot(tmp_path):
-    run_dir = tmp_path / "run"
-    args = child_args(tmp_path, "--max_dataset_size", "1", "--save_epoch_freq", "1")
-    proc = subprocess.Popen([sys.executable, "-c", KILL_BETWEEN, *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("RENAMED"), (line, proc.stderr.read() if proc.poll() else "")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        proc.kill()
-    check_run_folder(run_dir)
-    same = ["--max_dataset_size", "1", "--save_epoch_freq", "1", "--n_epochs", "1000",
-            "--max_iters", "3"]
-    assert train(tmp_path, *same, "--continue_train") == 0
-    assert {p.name for p in run_dir.glob("epoch_*.npz")} == {"epoch_1.npz", "epoch_2.npz"}
-    assert log_iters(run_dir) == [1, 2, 3]
-    assert train(tmp_path, *same, name="uninterrupted") == 0  # the same snapshot
-    expected = nn.load(tmp_path / "uninterrupted" / "epoch_2.npz")
-    got = nn.load(run_dir / "epoch_2.npz")
-    for key in expected:
-        if key != "meta":
-            np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
-
-
-# --- disks and folders (issue 10) --------------------------------------------------------------
-
-def test_checkpoints_dir_that_cannot_be_created_is_one_line(tmp_path, capsys):
-    (tmp_path / "file").write_text("a regular file where a folder should be")
-    assert train(tmp_path / "file" / "ck", "--max_iters", "1") == 2
-    err = capsys.readouterr().err
-    assert str(tmp_path / "file" / "ck") in err and "Not a directory" in err
-    assert "--checkpoints_dir" in err and err.count("\n") == 1
-
-
-def test_full_disk_while_resuming_keeps_the_log_and_the_checkpoint(trained, monkeypatch, capsys):
-    log = trained.parent / "loss_log.jsonl"
-    log.write_text(log.read_text() + '{"iter": 99}\n')  # a line the resume would drop
-    before = log.read_bytes(), trained.read_bytes()
-    monkeypatch.setattr("tempfile.mkstemp", disk_full)
-    assert train(trained.parent.parent, "--continue_train", "--max_iters", "3") == 2
-    err = capsys.readouterr().err
-    assert str(trained.parent) in err and "No space left on device" in err
-    assert "Nothing was changed" in err and err.count("\n") == 1
-    assert (log.read_bytes(), trained.read_bytes()) == before
-    assert not [p for p in trained.parent.iterdir() if p.name.startswith(".tmp-")]
-
-
-def test_full_disk_while_saving_pictures_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("pix2pix.visualize.atomic_write", disk_full)
-    assert train(tmp_path, "--max_dataset_size", "2", "--max_iters", "3") == 2
-    err = capsys.readouterr().err
-    assert "could not write pictures in" in err and "No space left on device" in err
-    assert "--continue_train" in err and err.count("\n") == 1
-    assert read_checkpoint(tmp_path / "run" / "latest.npz")[0]["total_iters"] == 2
-
-
-def test_unwritable_results_dir_is_one_line(trained, tmp_path, capsys):
-    from pix2pix.test import main as test_main
-    (tmp_path / "results").write_text("a file, not a folder")
-    assert test_main(["--checkpoints_dir", str(trained.parent.parent), "--name", "run",
-                      "--dataroot", "synthetic", "--results_dir", str(tmp_path / "results")]) == 2
-    err = capsys.readouterr().err
-    assert "cannot write results to" in err and str(tmp_path / "results") in err
-    assert "--results_dir" in err and err.count("\n") == 1
-    assert (tmp_path / "results").read_text() == "a file, not a folder"
 
 
 def test_full_disk_while_writing_results_leaves_no_half_file(trained, tmp_path, monkeypatch,
@@ -562,55 +459,7 @@ def test_full_disk_while_writing_results_leaves_no_half_file(trained, tmp_path, 
     assert test_main(["--checkpoints_dir", str(trained.parent.parent), "--name", "run",
                       "--input_dir", str(inputs), "--results_dir", str(tmp_path / "res")]) == 2
     err = capsys.readouterr().err
-    assert "cannot write results to" in err and "No space left on device" in err
+    assert "cannot write" in err and "No space left on device" in err and "--results_dir" in err
     written = list((tmp_path / "res").rglob("*.png"))
     assert len(written) == 2 and all(p.read_bytes().startswith(b"\x89PNG\r\n") for p in written)
     assert not list((tmp_path / "res").rglob(".tmp-*"))
-
-
-# --- out-of-range options and --continue_train (issue 10) --------------------------------------
-
-@pytest.mark.parametrize("args, message", [
-    (["--lr", "-1"], "--lr must be > 0, got -1.0"),
-    (["--lr", "0"], "--lr must be > 0, got 0.0"),
-    (["--beta1", "1.5"], "--beta1 must be in [0, 1), got 1.5"),
-    (["--lambda_L1", "-1"], "--lambda_L1 must be >= 0, got -1.0"),
-    (["--ngf", "0"], "--ngf must be >= 1, got 0"),
-    (["--seed", "-1"], "--seed must be >= 0, got -1"),
-    (["--load_size", "0", "--crop_size", "0"], "--load_size must be >= 1, got 0"),
-    (["--n_epochs_decay", "-1"], "--n_epochs_decay must be >= 0, got -1"),
-    (["--n_epochs", "0", "--n_epochs_decay", "0"], "--n_epochs + --n_epochs_decay must be at "
-                                                   "least 1"),
-    (["--max_iters", "0"], "--max_iters must be >= 1, got 0"),
-    (["--num_samples", "0"], "--num_samples must be >= 1, got 0"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
-def test_out_of_range_numbers_are_refused_up_front(tmp_path, args, message):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--dataroot", str(tmp_path / "missing"), "--checkpoints_dir", str(tmp_path / "ck"),
-              "--netG", "unet_32", "--crop_size", "32", "--load_size", "36", *args])
-    assert message in str(exit_info.value.code)
-    assert not (tmp_path / "ck").exists()
-
-
-@pytest.mark.parametrize("args, saved, given", [
-    (["--direction", "AtoB"], "'BtoA'", "'AtoB'"),
-    (["--lambda_L1", "10"], "100.0", "10.0"),
-    (["--unconditional_D"], "False", "True"),
-    (["--seed", "3"], "0", "3"),
-], ids=["direction", "lambda_L1", "unconditional_D", "seed"])
-def test_resume_refuses_an_option_that_changes_the_experiment(trained, args, saved, given):
-    with pytest.raises(SystemExit) as exit_info:
-        train(trained.parent.parent, "--continue_train", *args)
-    message = str(exit_info.value.code)
-    name = args[0]
-    assert (f"{name} changes the experiment: the checkpoint was trained with {saved}, "
-            f"the command gives {given}") in message
-    assert "another --name" in message
-
-
-def test_resume_says_a_new_schedule_applies_from_now_on(trained, capsys):
-    assert train(trained.parent.parent, "--continue_train", "--n_epochs", "5",
-                 "--max_iters", "3") == 0
-    err = capsys.readouterr().err
-    assert "note: --n_epochs 5 (the checkpoint's run used 2) applies from now on" in err
-    assert read_checkpoint(trained)[0]["options"]["n_epochs"] == 5

@@ -247,7 +247,7 @@ def test_unknown_discriminator():
         define_D("global")
 
 
-@pytest.mark.exercise("8.1")
+@pytest.mark.exercise("8.1", "the paper's receptive fields")
 def test_receptive_fields(implementation):
     """70 for the paper's PatchGAN; 16/34/70/142/286 for n_layers 1..5; 1 for PixelGAN."""
     field = implementation

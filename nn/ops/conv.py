@@ -25,6 +25,7 @@ def _flip(weight):
 
 def conv2d_forward(x, weight, stride, padding):
     """x: (N, C_in, H, W), weight: (C_out, C_in, k, k) -> (out (N, C_out, Ho, Wo), col)."""
+    ### BEGIN SOLUTION 3.2
     n = x.shape[0]
     c_out, _, k, _ = weight.shape
     col = im2col(x, k, stride, padding)                     # (C_in, k, k, N, Ho, Wo)
@@ -32,10 +33,12 @@ def conv2d_forward(x, weight, stride, padding):
     col = col.reshape(-1, n * ho * wo)                      # (C_in*k*k, N*Ho*Wo)
     out = weight.reshape(c_out, -1) @ col                   # (C_out, N*Ho*Wo)
     return _rows_to_nchw(out, n, ho, wo), col
+    ### END SOLUTION
 
 
 def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_w):
     """The input and weight gradients of conv2d_forward (None where not needed)."""
+    ### BEGIN SOLUTION 3.3
     c_out = weight.shape[0]
     grad_rows = _nchw_to_rows(grad)                         # (C_out, N*Ho*Wo)
     grad_x = grad_w = None
@@ -47,11 +50,13 @@ def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_
     if needs_w:
         grad_w = (grad_rows @ col.T).reshape(weight.shape)
     return grad_x, grad_w
+    ### END SOLUTION
 
 
 def conv_transpose2d_forward(x, weight, stride, padding):
     """x: (N, C_in, H, W), weight: (C_in, C_out, k, k) -> (out, x_rows): a matmul that
     gives every input pixel its weighted k x k kernel, then col2im adds the overlaps."""
+    ### BEGIN SOLUTION 4.1
     n, c_in, h, w = x.shape
     _, c_out, k, _ = weight.shape
     ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
@@ -59,10 +64,12 @@ def conv_transpose2d_forward(x, weight, stride, padding):
     col = weight.reshape(c_in, -1).T @ x_rows                  # (C_out*k*k, N*H*W)
     out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
     return out, x_rows
+    ### END SOLUTION
 
 
 def conv_transpose2d_backward(grad, weight, x_rows, stride, padding, needs_x, needs_w):
-    """The input gradient is a plain convolution of grad with the same weight."""
+    """The input and weight gradients of conv_transpose2d_forward (None where not needed)."""
+    ### BEGIN SOLUTION 4.1
     n = grad.shape[0]
     c_in, _, k, _ = weight.shape
     grad_x = grad_w = None
@@ -74,49 +81,72 @@ def conv_transpose2d_backward(grad, weight, x_rows, stride, padding, needs_x, ne
     if needs_w:
         grad_w = (x_rows @ col.T).reshape(weight.shape)
     return grad_x, grad_w
+    ### END SOLUTION
 
 
 class Conv2dFunction(Function):
-    """out[n, o] = sum_c sum_ij w[o, c, i, j] * x_pad[n, c, s*y + i, s*x + j] + b[o].
+    """out[n, o] = sum_c sum_ij w[o, c, i, j] * x_pad[n, c, s*y + i, s*x + j] + b[o],
+    as im2col + one matrix multiply (lesson 3).
 
-    Two ways to compute the same numbers. im2col copies every input pixel k*k times;
-    the transposed convolution's "matmul, then col2im" writes k*k values per output
-    pixel and channel instead. With stride 1, a convolution *is* a transposed
-    convolution (kernel rotated by 180 degrees, padding k - 1 - p), so when it has several
-    times fewer output than input channels (the PatchGAN's last conv, 512 -> 1: 7x faster)
-    we take that side.
+    x: (N, C_in, H, W), weight: (C_out, C_in, k, k), bias: (C_out,) -> (N, C_out, Ho, Wo).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        c_out, c_in, k, _ = weight.shape
-        ctx.as_transpose = stride == 1 and 4 * c_out <= c_in and padding <= k - 1
-        if ctx.as_transpose:
-            weight = _flip(weight)                        # (C_in, C_out, k, k)
-            stride, padding = 1, k - 1 - padding
-            out, saved = conv_transpose2d_forward(x, weight, stride, padding)
-        else:
-            out, saved = conv2d_forward(x, weight, stride, padding)
+        out, col = conv2d_forward(x, weight, stride, padding)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
-        # dW needs the columns (or the input rows); dx needs only the weight.
-        ctx.save_for_backward(weight, saved if ctx.needs_input_grad[1] else None)
+        # dW needs the columns; dx needs only the weight.
+        ctx.save_for_backward(weight, col if ctx.needs_input_grad[1] else None)
         ctx.x_shape, ctx.stride, ctx.padding = x.shape, stride, padding
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        weight, saved = ctx.saved
+        weight, col = ctx.saved
         needs = ctx.needs_input_grad
-        if ctx.as_transpose:
-            grad_x, grad_w = conv_transpose2d_backward(grad, weight, saved, ctx.stride,
-                                                       ctx.padding, needs[0], needs[1])
-            grad_w = None if grad_w is None else _flip(grad_w)
-        else:
-            grad_x, grad_w = conv2d_backward(grad, weight, saved, ctx.x_shape, ctx.stride,
-                                             ctx.padding, needs[0], needs[1])
+        grad_x, grad_w = conv2d_backward(grad, weight, col, ctx.x_shape, ctx.stride,
+                                         ctx.padding, needs[0], needs[1])
         grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
+
+
+class Conv2dAsTransposeFunction(Function):
+    """The same numbers as Conv2dFunction for stride 1, computed as a transposed conv.
+
+    With stride 1 a convolution *is* a transposed convolution with the kernel rotated by
+    180 degrees and padding k - 1 - p. im2col copies every input pixel k*k times; the
+    transposed conv's "matmul, then col2im" writes k*k values per *output* pixel and
+    channel instead, so with several times fewer output than input channels (the
+    PatchGAN's last conv, 512 -> 1: 7x faster) this side is cheaper. conv2d() chooses.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=1, padding=0):
+        k = weight.shape[2]
+        flipped = _flip(weight)                                   # (C_in, C_out, k, k)
+        out, x_rows = conv_transpose2d_forward(x, flipped, 1, k - 1 - padding)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(flipped, x_rows if ctx.needs_input_grad[1] else None)
+        ctx.padding = k - 1 - padding
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        flipped, x_rows = ctx.saved
+        needs = ctx.needs_input_grad
+        grad_x, grad_flipped = conv_transpose2d_backward(grad, flipped, x_rows, 1, ctx.padding,
+                                                         needs[0], needs[1])
+        grad_w = None if grad_flipped is None else _flip(grad_flipped)
+        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return grad_x, grad_w, grad_b, None, None
+
+
+def runs_as_transpose(weight, stride, padding):
+    """Whether conv2d() computes this convolution with Conv2dAsTransposeFunction."""
+    c_out, c_in, k, _ = weight.shape
+    return stride == 1 and 4 * c_out <= c_in and padding <= k - 1
 
 
 class ConvTranspose2dFunction(Function):
@@ -161,7 +191,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
             conv_output_size(x.shape[3], k, stride, padding) < 1:
         raise ValueError(f"conv2d: input {tuple(x.shape)} is smaller than the {k}x{k} kernel "
                          f"(padding {padding})")
-    return Conv2dFunction.apply(x, weight, bias, stride=stride, padding=padding)
+    op = Conv2dAsTransposeFunction if runs_as_transpose(weight, stride, padding) else Conv2dFunction
+    return op.apply(x, weight, bias, stride=stride, padding=padding)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0):

@@ -39,6 +39,11 @@ class NLayerDiscriminator(nn.Module):
     def forward(self, x):
         return self.model(x)
 
+    def paper_spec(self):
+        """The appendix's notation: "C64-C128-C256-C512" for the 70x70 PatchGAN (every conv
+        before the last, 1-channel one, by its filters)."""
+        return _spec(self.model)
+
 
 class PixelDiscriminator(nn.Module):
     """1x1 PatchGAN ("PixelGAN"): judges every pixel on its own colour.
@@ -59,6 +64,15 @@ class PixelDiscriminator(nn.Module):
     def forward(self, x):
         return self.net(x)
 
+    def paper_spec(self):
+        """"C64-C128": two 1x1 convs before the 1-channel one."""
+        return _spec(self.net)
+
+
+def _spec(module):
+    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)][:-1]
+    return "-".join(f"C{m.out_channels}" for m in convs)
+
 
 def conv_layers(module):
     """(kernel_size, stride) of every Conv2d in ``module``, in forward order."""
@@ -72,7 +86,9 @@ def receptive_field(layers):
     Walking back from one output pixel, each layer widens the field to
     (field - 1) * stride + kernel_size. The 70x70 PatchGAN gives 70.
     """
+    ### BEGIN SOLUTION 8.1
     field = 1
     for kernel_size, stride in reversed(list(layers)):
         field = (field - 1) * stride + kernel_size
     return field
+    ### END SOLUTION

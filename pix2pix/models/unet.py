@@ -43,13 +43,16 @@ class UNetUp(nn.Module):
 
     def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
                  generator=None):
+        ### BEGIN SOLUTION 7.1
         super().__init__()
         self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1,
                                        bias=bias)
         self.norm = nn.BatchNorm2d(out_channels) if norm else None
         self.dropout = nn.Dropout(0.5, generator=generator) if dropout else None
+        ### END SOLUTION
 
     def forward(self, x, skip=None):
+        ### BEGIN SOLUTION 7.1
         x = self.conv(F.relu(x))
         if self.norm is not None:
             x = self.norm(x)
@@ -58,6 +61,7 @@ class UNetUp(nn.Module):
         # The skip comes first in the concatenation, as in the official code (its
         # weights depend on this channel order).
         return F.cat([skip, x], dim=1) if skip is not None else x
+        ### END SOLUTION
 
 
 def dropout_blocks(num_downs, placement):
@@ -78,6 +82,27 @@ class UNet(nn.Module):
 
     x: (N, input_nc, S, S) with S = 2**num_downs -> (N, output_nc, S, S) in [-1, 1].
     skips=False cuts every skip: the paper's encoder-decoder ablation.
+
+    unet_256 (ngf 64, paper dropout) on a 256x256 image, from ``layer_table()``
+    (tested equal); the paper's notation is ``paper_spec()``::
+
+      block     in    out    output   norm  dropout  with skip
+     down 0      3     64   128x128      -        -          -
+     down 1     64    128     64x64  batch        -          -
+     down 2    128    256     32x32  batch        -          -
+     down 3    256    512     16x16  batch        -          -
+     down 4    512    512       8x8  batch        -          -
+     down 5    512    512       4x4  batch        -          -
+     down 6    512    512       2x2  batch        -          -
+     down 7    512    512       1x1      -        -          -
+       up 0    512    512       2x2  batch      0.5       1024
+       up 1   1024    512       4x4  batch      0.5       1024
+       up 2   1024    512       8x8  batch      0.5       1024
+       up 3   1024    512     16x16  batch        -       1024
+       up 4   1024    256     32x32  batch        -        512
+       up 5    512    128     64x64  batch        -        256
+       up 6    256     64   128x128  batch        -        128
+      final    128      3   256x256      -        -          -
     """
 
     def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch",
@@ -106,6 +131,44 @@ class UNet(nn.Module):
                               generator=self.dropout_generator))
         self.up = nn.Sequential(*ups)
         self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
+
+    def paper_spec(self):
+        """The appendix's notation for this network as built.
+
+        Encoder: Ck per block, k its filters. Decoder: the channels each decoder layer
+        takes in (after the skip is concatenated), CDk where it has dropout, the last
+        entry being the final transposed conv to output_nc channels. unet_256 gives
+        {"encoder": "C64-C128-C256-C512-C512-C512-C512-C512",
+         "decoder": "CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128"}.
+        """
+        encoder = [f"C{block.conv.out_channels}" for block in self.down]
+        decoder = [("CD" if block.dropout is not None else "C") + str(block.conv.in_channels)
+                   for block in [*self.up, self.final]]
+        return {"encoder": "-".join(encoder), "decoder": "-".join(decoder)}
+
+    def layer_table(self, size=None):
+        """One line per block: channels in and out, output size, norm, dropout, and the
+        channels after the skip is concatenated (what the next block takes in).
+
+        size: the input's side (default 2**num_downs, 256 for unet_256).
+        """
+        size = size or 2 ** self.num_downs
+        rows = [("block", "in", "out", "output", "norm", "dropout", "with skip")]
+        widths = [block.conv.out_channels for block in self.down]
+        for i, block in enumerate(self.down):
+            size //= 2
+            rows.append((f"down {i}", block.conv.in_channels, block.conv.out_channels,
+                         f"{size}x{size}", "batch" if block.norm else "-", "-", "-"))
+        for j, block in enumerate([*self.up, self.final]):
+            size *= 2
+            last = j == len(self.up)
+            skip = widths[len(self.up) - 1 - j] if self.skips and not last else 0
+            rows.append(("final" if last else f"up {j}", block.conv.in_channels,
+                         block.conv.out_channels, f"{size}x{size}",
+                         "batch" if block.norm else "-", "0.5" if block.dropout else "-",
+                         block.conv.out_channels + skip if skip else "-"))
+        return "\n".join("  ".join(f"{str(v):>{w}}" for v, w in zip(row, (7, 5, 5, 8, 5, 7, 9)))
+                         for row in rows)
 
     def forward(self, x):
         size = 2 ** self.num_downs
