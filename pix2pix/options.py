@@ -158,7 +158,7 @@ RANGES = {
     "seed": (0, 2**32 - 1), "load_size": (1, None), "crop_size": (1, None),
     "batch_size": (1, None), "n_epochs": (0, None), "n_epochs_decay": (0, None),
     "save_epoch_freq": (1, None), "max_iters": (1, None), "max_dataset_size": (1, None),
-    "num_samples": (0, None), "num_test": (1, None),
+    "num_samples": (1, None), "num_test": (1, None),
 }
 
 

@@ -1,5 +1,7 @@
 """Robustness to bad dataset folders: every file is either converted to RGB or reported."""
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -69,6 +71,17 @@ def write_text(path):
     path.write_text("this is not an image\n")
 
 
+def write_bomb(path):
+    """A PNG that declares 20000 x 10000 pixels (200 M, over Pillow's limit of 2 x
+    Image.MAX_IMAGE_PIXELS) in a few hundred bytes: only its header is ever read."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", 20000, 10000, 1, 0, 0, 0, 0)  # 1-bit grey
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(bytes(2501) * 4)) + chunk(b"IEND", b""))
+
+
 CONVERTED = {"good.jpg": write_good, "gray.png": write_gray, "la.png": write_la,
              "rgba.png": write_rgba, "palette.png": write_palette, "sixteen.png": write_16bit}
 # name -> (writer, words the reason must contain)
@@ -79,6 +92,7 @@ BAD = {
     "x.jpg": (write_dir, "directory"),
     "y.jpg": (write_text, "not a readable image"),
     "README.txt": (write_text, "not an image file"),
+    "bomb.png": (write_bomb, "too many pixels to decode safely"),
 }
 
 
@@ -171,3 +185,4 @@ def test_only_bad_files_with_skip_is_still_an_error(tmp_path, capsys):
     write_empty(tmp_path / "train" / "1.jpg")
     with pytest.raises(DataError, match="no readable"):
         scan_dataset(tmp_path, "train", skip_bad_files=True)
+

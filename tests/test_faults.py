@@ -425,3 +425,41 @@ def test_resume_inside_an_epoch_with_another_batch_size_is_refused(tmp_path):
         "--continue_train", "--batch_size", "2"])))
     with pytest.raises(CheckpointError, match="same --batch_size"):
         resumed.start()
+
+
+# --- arrays and files the run-safety tests do not reach ------------------------------------
+
+def test_non_finite_adam_moment_is_not_saved(tmp_path):
+    model = Pix2Pix(netG="unet_32", ngf=4, ndf=4)
+    adam = model.optimizers()["D"]
+    state = adam.state_dict()
+    key = next(k for k in state if k.startswith("exp_avg_sq."))
+    state[key] = np.full(np.shape(state[key]), np.inf, np.float32)
+    adam.load_state_dict(state)
+    with pytest.raises(CheckpointError, match=f"optimizer_D.{key} holds NaN or Inf"):
+        save_checkpoint(tmp_path / "latest.npz", model, 0, 1, 1, {})
+    assert not list(tmp_path.iterdir())
+
+
+def test_full_disk_while_writing_results_leaves_no_half_file(trained, tmp_path, monkeypatch,
+                                                              capsys):
+    from pix2pix.test import main as test_main
+    inputs = tmp_path / "in"
+    save_synthetic(inputs, n=2, size=32)
+    real_save, calls = Image.Image.save, [0]
+
+    def save(self, fp, *args, **kwargs):  # the disk fills during the third picture
+        calls[0] += 1
+        if calls[0] == 3:
+            fp.write(b"\x89PNG half")
+            disk_full()
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    assert test_main(["--checkpoints_dir", str(trained.parent.parent), "--name", "run",
+                      "--input_dir", str(inputs), "--results_dir", str(tmp_path / "res")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "No space left on device" in err and "--results_dir" in err
+    written = list((tmp_path / "res").rglob("*.png"))
+    assert len(written) == 2 and all(p.read_bytes().startswith(b"\x89PNG\r\n") for p in written)
+    assert not list((tmp_path / "res").rglob(".tmp-*"))
