@@ -14,6 +14,7 @@ lesson builds that comparison piece by piece (all of it is what ``nn.gradcheck``
      BatchNorm, so this bug would sit in every layer of G and D).
 
 Run:  python lessons/02_gradient_checking.py      (add --fast for a quick pass)
+Measured run time (2-core CPU shared with other jobs, load 1.1): full 2 s, fast 1 s.
 """
 # %%
 from lessons.common import FAST, list_pictures, save_figure
@@ -250,8 +251,25 @@ for name, Function in (("correct", BatchNormFunction), ("buggy", ForgetsVariance
 # With all ones both rows read "agree": the check compared 0 with 0 and proved nothing
 # (the relative error of two near-zeros is noise either way). With a random upstream the
 # bug is plain, and ``nn.gradcheck``, which always draws a random upstream, refuses it.
-# (Any u that is an affine function of x_hat within each channel hides the bug too;
-# a random u is not.)
+#
+# Which upstream gradients hide the bug? The buggy backward differs from the true one by
+# exactly the dropped term, gamma / sigma * x_hat * mean(g * x_hat) per channel. So a g
+# hides the bug if and only if mean(g * x_hat) = 0 in every channel: all ones does (its
+# mean(x_hat) is 0), and so does any g that does not correlate with x_hat. An affine
+# g = 0.7 + 1.3 x_hat does NOT: mean(g * x_hat) = 1.3 mean(x_hat^2) = 1.3. Computed:
+
+# %%
+x_hat = (x.data - x.data.mean(axis=_AXES, keepdims=True)) / np.sqrt(
+    x.data.var(axis=_AXES, keepdims=True) + 1e-5)                # (N, C, H, W)
+decorrelated = random - x_hat * (random * x_hat).mean(axis=_AXES, keepdims=True) / (
+    x_hat ** 2).mean(axis=_AXES, keepdims=True)                  # mean(g * x_hat) = 0
+for name, upstream in (("all ones", ones), ("0.7 + 1.3 x_hat", 0.7 + 1.3 * x_hat),
+                       ("random", random), ("random, x_hat part removed", decorrelated)):
+    buggy = analytic_gradient(bn_with(ForgetsVarianceBatchNorm), x, upstream)
+    true = analytic_gradient(bn_with(BatchNormFunction), x, upstream)
+    corr = np.abs((upstream * x_hat).mean(axis=_AXES)).max()
+    print(f"g = {name:<27s} max|mean(g x_hat)| {corr:.2f}   max|buggy - true| "
+          f"{np.abs(buggy - true).max():.2e}  -> {'exposed' if np.abs(buggy - true).max() > 1e-6 else 'hidden'}")
 
 # %%
 try:
@@ -312,12 +330,23 @@ list_pictures()
 #
 # ## Exercises
 #
-# 2.1  (no grader) Plot the V for the *forward* difference as well. Where is its bottom,
+# 2.1  ``numerical_gradient(f, x, positions, eps)``: the centred differences at the heart
+#      of ``gradcheck`` (sections 1-2), which ``nn.gradcheck.gradcheck`` then compares with
+#      every backward (sections 3-5). Grade it:   python -m pytest --exercise 2.1
+# 2.2  (no grader) Plot the V for the *forward* difference as well. Where is its bottom,
 #      and why at about sqrt(machine eps)?
-# 2.2  (no grader) Write another wrong BatchNorm backward that an all-ones upstream
+# 2.3  (no grader) Write another wrong BatchNorm backward that an all-ones upstream
 #      *does* catch (hint: drop the mean(g) term instead). Why does it?
-# 2.3  The graded exercises of the next lessons are all checked by ``nn.gradcheck``;
-#      for instance ``python -m pytest --exercise 3.2`` runs tests/test_gradcheck_ops.py's
-#      convolution checks against your code.
+#
+# ### If you are stuck on exercise 2.1 (the numerical gradient)
+#
+# - Hint 1: one position at a time: change x[k] in place, call f(), change it again,
+#   call f() again. f reads x itself, so it needs no argument.
+# - Hint 2: the centred difference is (F(x + eps e_k) - F(x - eps e_k)) / (2 eps), in
+#   float64, with eps around 1e-6 (section 2's V).
+# - Hint 3: restore x[k] by assigning the value you saved, not by adding eps back:
+#   (v + eps) - eps is not always v in floating point, and the grader checks bit for bit.
+#   (The rest of ``gradcheck`` is section 3's relative error |a - n| / max(|a| + |n|,
+#   1e-8) and section 4's random upstream gradient.)
 #
 # Next: python lessons/03_convolution.py

@@ -7,17 +7,21 @@ stride 2"): each one halves the image, 256 -> 128 -> ... -> 1 in the U-Net encod
 What you will see:
   1. the definition, as a loop over output pixels (``nn.ops.conv.conv2d_naive``);
   2. the output size formula, and the encoder's 256 -> 128 -> ... -> 1;
-  3. im2col: every k x k patch becomes one column of a matrix (``nn.ops.im2col.im2col``),
-     so the whole convolution is ONE matrix multiply;
-  4. how much faster that is, and what it costs in memory;
-  5. kernels and feature maps on a real facade photo.
+  3. im2col: every k x k patch becomes one column of a matrix
+     (``nn.ops.im2col.im2col_reference``), so the whole convolution is ONE matrix multiply;
+  4. how much faster that is (timed on the spot), and what it costs in memory;
+  5. why the library's im2col splits the image into stride phases, timed;
+  6. the backward, dW = G col^T, db = sum G, dx = col2im(W^T G), derived and checked;
+  7. kernels and feature maps on a real facade photo, and the first layer at init.
 
 Run:  python lessons/03_convolution.py      (add --fast for a quick pass)
+Measured run time (2-core CPU shared with other jobs, load 1.2): full 3 s, fast 2 s.
 """
 # %%
-import time
+import inspect
 
-from lessons.common import FAST, REPO, list_pictures, save_figure
+from lessons.common import (FAST, REPO, list_pictures, noise_warning, numeric_grad,
+                            pinned_threads, save_figure, time_min)
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,7 +29,8 @@ import numpy as np
 import nn
 import nn.functional as F
 from nn.ops.conv import conv2d_naive
-from nn.ops.im2col import conv_output_size, im2col
+from nn.ops.im2col import (col2im, col2im_reference, conv_output_size, im2col,
+                          im2col_reference)
 from pix2pix.data import load_ab_image, split_ab, transform_half
 from pix2pix.synthetic import make_ab_image
 
@@ -75,17 +80,27 @@ print("PatchGAN, strides 2,2,2,1,1:", " -> ".join(map(str, patch)))
 #
 #     out (C_out, N*H_out*W_out) = w.reshape(C_out, C_in*k*k) @ col
 #
-# is a single matrix multiply, which BLAS (or the GPU) does at full speed. ``im2col``
-# builds col with k*k strided slice copies, one per kernel offset (i, j): no loop over
-# pixels. Look at it on a 6x6 image holding the numbers 0..35:
+# is a single matrix multiply, which BLAS (or the GPU) does at full speed. The textbook
+# im2col, ``nn.ops.im2col.im2col_reference``, pads the image and then makes k*k strided
+# slice copies, one per kernel offset (i, j): offset (i, j) meets pixel
+# x_pad[s*y + i, s*x + j] for every output pixel (y, x), i.e. the slice
+# x_pad[i : i + s*H_out : s, j : j + s*W_out : s]. No loop over pixels. Here it is:
+
+# %%
+print(inspect.getsource(im2col_reference))
+
+# %% [markdown]
+# Look at what it builds on a 6x6 image holding the numbers 0..35:
 
 # %%
 x = np.arange(36, dtype=np.float64).reshape(1, 1, 6, 6)     # (1, 1, 6, 6)
-col_3x3 = im2col(x, 3, 1, 0)                               # (1, 3, 3, 1, 4, 4)
-col_4x4 = im2col(x, 4, 2, 1)                               # (1, 4, 4, 1, 3, 3)
+col_3x3 = im2col_reference(x, 3, 1, 0)                     # (1, 3, 3, 1, 4, 4)
+col_4x4 = im2col_reference(x, 4, 2, 1)                     # (1, 4, 4, 1, 3, 3)
 print("im2col 3x3 s1 p0:", col_3x3.shape, "-> matrix", col_3x3.reshape(9, -1).shape)
 print("im2col 4x4 s2 p1:", col_4x4.shape, "-> matrix", col_4x4.reshape(16, -1).shape)
 print("column 6 of the 3x3 matrix = the patch at output (1, 2):", col_3x3.reshape(9, -1)[:, 6])
+print("the library's fast im2col gives the same arrays:",
+      np.array_equal(im2col(x, 3, 1, 0), col_3x3), np.array_equal(im2col(x, 4, 2, 1), col_4x4))
 
 
 def show_matrix(ax, m, title, highlight_col=None):
@@ -129,31 +144,39 @@ print(f"matmul vs naive: max difference {np.abs(out - naive).max():.1e}; "
       f"library vs naive: {np.abs(library - naive).max():.1e}")
 
 # %% [markdown]
+# ### If you are stuck on exercise 3.1 (im2col)
+#
+# - Hint 1: the output has shape (C, k, k, N, H_out, W_out); compute H_out and W_out
+#   with section 2's formula and pad once with ``np.pad`` on the two spatial axes only.
+# - Hint 2: loop over the k*k offsets (i, j), never over pixels: offset (i, j) is the
+#   slice ``x_pad[:, :, i : i + s*H_out : s, j : j + s*W_out : s]``, shape (N, C, Ho, Wo).
+# - Hint 3: col keeps channels first, so store that slice transposed to (C, N, Ho, Wo)
+#   in ``col[:, i, j]``.
+
+# %% [markdown]
 # ## 4. Speed, and the price in memory
 #
 # The price: col stores every input pixel once per kernel window it falls in,
 # k^2 / s^2 = 4 times for 4x4 stride 2 (16 times for a 4x4 stride-1 conv). Fine for
-# pix2pix; the GPU and CPU memory holds it easily at batch size 1.
+# pix2pix; the GPU and CPU memory holds it easily at batch size 1. The gain, measured on
+# this machine now: each time is the minimum of several repeats with BLAS on 1 thread, so
+# that the table means the same on a laptop and on a server.
 
 # %%
-def time_best(fn, repeats=3):
-    """Best wall time of a few runs (the first run may pay for warm-up)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-print(f"{'input':>16s} {'naive':>9s} {'im2col':>9s} {'speed-up':>9s}")
-for size in ([32] if FAST else [32, 64, 128, 256]):
-    x = rng.standard_normal((1, 3, size, size)).astype(np.float32)   # (1, 3, S, S)
-    w = rng.standard_normal((64, 3, 4, 4)).astype(np.float32)        # C64 of the encoder
-    t_naive = time_best(lambda: conv2d_naive(x, w, stride=2, padding=1), 1 if size > 64 else 3)
-    t_fast = time_best(lambda: F.conv2d(nn.Tensor(x), nn.Tensor(w), stride=2, padding=1))
-    print(f"{str(x.shape):>16s} {t_naive * 1e3:7.1f}ms {t_fast * 1e3:7.1f}ms "
-          f"{t_naive / t_fast:8.0f}x")
+sizes = [32] if FAST else [32, 64, 128]
+spreads = []
+with pinned_threads(1):
+    print(f"{'input':>16s} {'naive':>9s} {'im2col':>9s} {'speed-up':>9s}")
+    for size in sizes:
+        x = rng.standard_normal((1, 3, size, size)).astype(np.float32)   # (1, 3, S, S)
+        w = rng.standard_normal((64, 3, 4, 4)).astype(np.float32)        # C64 of the encoder
+        t_naive, med_naive = time_min(lambda: conv2d_naive(x, w, stride=2, padding=1), 3)
+        t_fast, med_fast = time_min(
+            lambda: F.conv2d(nn.Tensor(x), nn.Tensor(w), stride=2, padding=1), 7)
+        spreads += [med_naive / t_naive, med_fast / t_fast]
+        print(f"{str(x.shape):>16s} {t_naive * 1e3:7.1f}ms {t_fast * 1e3:7.2f}ms "
+              f"{t_naive / t_fast:8.0f}x")
+print(noise_warning(spreads))
 
 c, s, k = 64, 128, 4  # the second encoder conv: 64 channels in, 128x128 -> 64x64
 col_mib = c * k * k * (s // 2) ** 2 * 4 / 2**20
@@ -161,27 +184,162 @@ print(f"col for a (1, {c}, {s}, {s}) input, 4x4 s2: {col_mib:.0f} MiB "
       f"vs the input itself {c * s * s * 4 / 2**20:.0f} MiB (float32)")
 
 # %% [markdown]
-# ## 5. Backward is two more matrix multiplies
+# ## 5. Why the library splits the image into stride phases
 #
-# With g = dL/d(out) in the same (C_out, N*H_out*W_out) layout:
+# ``im2col_reference`` is what the library's ``im2col`` computes (the cell in section 3
+# checked that they are equal), but not how. With stride 2, every slice
+# ``x_pad[:, :, i::2, j::2]`` reads every other float of memory: the processor fetches
+# whole cache lines and uses half of each, and the copy cannot use wide vector loads.
+# ``col2im`` *adds* into such strided slices, 16 times for a 4x4 kernel.
 #
-#     dL/dw   = g @ col^T                           (C_out, C_in*k*k)
-#     dL/dcol = w^T @ g, then col2im adds each column back where its patch came from
-#     dL/db   = g summed over N, H_out, W_out
-#
-# ``col2im`` is the adjoint of im2col (overlapping patches add up). Lesson 4 shows that
-# "matmul then col2im" is also exactly a transposed convolution. Exercises 3.1 and 3.2
-# ask you to write im2col and this Function.
+# The fix: split the padded image once into its s*s **phases**, x_pad[a::s, b::s] for
+# a, b in 0..s-1 (for s = 2: even rows and even columns, even rows and odd columns, ...).
+# Kernel offset (i, j) then reads a plain *contiguous* block of phase (i % s, j % s),
+# starting at row i // s and column j // s. Every copy becomes a block copy, and col2im
+# adds into contiguous blocks, then interleaves the phases back once. The picture shows
+# the phases of a padded 8x8 image and the block that offset (i, j) = (1, 2) reads.
 
 # %%
-x = nn.Tensor(rng.standard_normal((1, 3, 8, 8)), requires_grad=True)    # (1, 3, 8, 8)
-w = nn.Tensor(rng.standard_normal((4, 3, 4, 4)), requires_grad=True)    # (4, 3, 4, 4)
-y = F.conv2d(x, w, stride=2, padding=1)                                 # (1, 4, 4, 4)
-y.backward(rng.standard_normal(y.shape))
-print("gradients:", "x", x.grad.shape, " w", w.grad.shape)
+padded = np.arange(64).reshape(8, 8)                       # a padded 8x8 image (6x6 + pad 1)
+phase_of = (np.arange(8)[:, None] % 2) * 2 + np.arange(8)[None, :] % 2   # 0..3 per pixel
+i, j, ho = 1, 2, 3                                          # 4x4 s2 p1 on 6x6: H_out = 3
+fig, axes = plt.subplots(1, 5, figsize=(14, 3.4), gridspec_kw=dict(width_ratios=[8, 4, 4, 4, 4]))
+axes[0].imshow(phase_of, cmap="Pastel1", vmin=0, vmax=8)
+for (r, c_), v in np.ndenumerate(padded):
+    axes[0].text(c_, r, v, ha="center", va="center", fontsize=7)
+for y in range(ho):                                         # the pixels offset (1, 2) reads
+    for x_ in range(ho):
+        axes[0].add_patch(plt.Rectangle((2 * x_ + j - 0.5, 2 * y + i - 0.5), 1, 1,
+                                        fill=False, ec="red", lw=2))
+axes[0].set_title("padded image, coloured by phase\nred: what offset (1, 2) reads (stride 2)",
+                  fontsize=9)
+for q, (pa, pb) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+    phase = padded[pa::2, pb::2]                            # (4, 4)
+    ax = axes[q + 1]
+    ax.imshow(np.full(phase.shape, 2 * pa + pb), cmap="Pastel1", vmin=0, vmax=8)
+    for (r, c_), v in np.ndenumerate(phase):
+        ax.text(c_, r, v, ha="center", va="center", fontsize=8)
+    if (pa, pb) == (i % 2, j % 2):
+        ax.add_patch(plt.Rectangle((j // 2 - 0.5, i // 2 - 0.5), ho, ho, fill=False,
+                                   ec="red", lw=2))
+    ax.set_title(f"phase ({pa}, {pb})\nx_pad[{pa}::2, {pb}::2]", fontsize=9)
+for ax in axes:
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.suptitle("Stride phases: the strided read becomes one contiguous 3x3 block of phase (1, 0)",
+             y=1.04)
+save_figure(fig, LESSON, "stride_phases")
+block = padded[i % 2::2, j % 2::2][i // 2:i // 2 + ho, j // 2:j // 2 + ho]
+print("offset (1, 2) by strided slice == by phase block:",
+      np.array_equal(padded[i:i + 2 * ho:2, j:j + 2 * ho:2], block))
 
 # %% [markdown]
-# ## 6. Kernels and feature maps on a real facade
+# What it buys, measured now (minimum of repeats, 1 thread) on the inputs of the
+# encoder's first and second convs. The gain depends on the shape and on the processor's
+# caches: on the 2-core machine this lesson was written on it ranged from none to about
+# 2x. Read the numbers your machine prints, not a promise.
+
+# %%
+shapes = [(1, 3, 64, 64)] if FAST else [(1, 3, 256, 256), (1, 64, 128, 128)]
+spreads = []
+with pinned_threads(1):
+    print(f"{'input':>18s} {'':>7s} {'reference':>10s} {'phases':>9s} {'speed-up':>9s}  (4x4 s2 p1)")
+    for shape in shapes:
+        x = rng.standard_normal(shape).astype(np.float32)              # (1, C, S, S)
+        cols = im2col(x, 4, 2, 1)                                      # (C, 4, 4, 1, S/2, S/2)
+        for name, ref, fast in (("im2col", lambda: im2col_reference(x, 4, 2, 1),
+                                 lambda: im2col(x, 4, 2, 1)),
+                                ("col2im", lambda: col2im_reference(cols, shape, 2, 1),
+                                 lambda: col2im(cols, shape, 2, 1))):
+            (t_ref, med_ref), (t_fast, med_fast) = time_min(ref, 7), time_min(fast, 7)
+            spreads += [med_ref / t_ref, med_fast / t_fast]
+            print(f"{str(shape):>18s} {name:>7s} {t_ref * 1e3:8.2f}ms {t_fast * 1e3:7.2f}ms "
+                  f"{t_ref / t_fast:8.1f}x")
+print(noise_warning(spreads))
+assert np.array_equal(col2im(cols, shape, 2, 1), col2im_reference(cols, shape, 2, 1))
+
+# %% [markdown]
+# ## 6. Deriving the backward: two more matrix multiplies
+#
+# Write the forward in matrix form. With col = im2col(x), shape (C_in*k*k, P) where
+# P = N*H_out*W_out, and W the weight as a (C_out, C_in*k*k) matrix:
+#
+#     Y = W col + b 1^T                 (C_out, P);   y[n, o, yy, xx] is column (n, yy, xx)
+#
+# Let G = dL/dY in the same layout (the upstream gradient, reshaped). Derive each
+# gradient from one entry and check it on a tiny conv in the next cell.
+#
+# **dW.** Y_op = sum_r W_or col_rp + b_o, so dY_op/dW_or = col_rp and
+#
+#     dL/dW_or = sum_p G_op col_rp          dW = G col^T          (C_out, C_in*k*k)
+#
+# **db.** dY_op/db_o = 1 for every p: db_o = sum_p G_op, the upstream summed over N, H, W
+# (b is broadcast over all P columns: lesson 1's rule).
+#
+# **dcol, then dx.** dL/dcol_rp = sum_o G_op W_or, i.e. dcol = W^T G (C_in*k*k, P). But
+# col is a *copy* of x in which each pixel appears in up to k^2/s^2 windows: the same
+# pixel used several times, so its gradient is the sum over its copies (lesson 1 again).
+# Adding every column back where im2col took it from is exactly ``col2im``, the adjoint:
+#
+#     dx = col2im(W^T G)
+#
+# Step by step on x (1, 2, 5, 5), W (3, 2, 3, 3), stride 2, padding 1, with the library's
+# autograd as the referee and finite differences as the judge:
+
+# %%
+x = rng.standard_normal((1, 2, 5, 5))                      # (N, C_in, H, W)
+w = rng.standard_normal((3, 2, 3, 3))                      # (C_out, C_in, k, k)
+b = rng.standard_normal(3)                                 # (C_out,)
+col6 = im2col_reference(x, 3, 2, 1)                        # (2, 3, 3, 1, 3, 3)
+col = col6.reshape(2 * 3 * 3, -1)                          # (18, P = 9)
+W = w.reshape(3, -1)                                       # (3, 18)
+Y = W @ col + b[:, None]                                   # (3, 9)
+y = Y.reshape(3, 1, 3, 3).transpose(1, 0, 2, 3)            # (1, 3, 3, 3) = (N, C_out, Ho, Wo)
+g = rng.standard_normal(y.shape)                           # dL/dy, L = sum(g * y)
+G = g.transpose(1, 0, 2, 3).reshape(3, -1)                 # (3, 9): Y's layout
+print(f"forward: max |W col + b - conv2d_naive| = "
+      f"{np.abs(y - conv2d_naive(x, w, b, stride=2, padding=1)).max():.1e}")
+
+# %%
+dW = (G @ col.T).reshape(w.shape)                          # (3, 18) -> (3, 2, 3, 3)
+db = G.sum(axis=1)                                         # (3,)
+dcol = W.T @ G                                             # (18, 9)
+dx = col2im_reference(dcol.reshape(col6.shape), x.shape, 2, 1)   # (1, 2, 5, 5)
+
+xt, wt, bt = (nn.Tensor(a, requires_grad=True) for a in (x, w, b))
+F.conv2d(xt, wt, bt, stride=2, padding=1).backward(g)      # the library's backward
+
+
+L = lambda x_, w_, b_: (g * conv2d_naive(x_, w_, b_, stride=2, padding=1)).sum()  # noqa: E731
+for name, ours, lib, num in (
+        ("dW = G col^T", dW, wt.grad, numeric_grad(lambda w_: L(x, w_, b), w)),
+        ("db = sum of G", db, bt.grad, numeric_grad(lambda b_: L(x, w, b_), b)),
+        ("dx = col2im(W^T G)", dx, xt.grad, numeric_grad(lambda x_: L(x_, w, b), x))):
+    print(f"{name:<20s} vs library {np.abs(ours - lib).max():.1e}, "
+          f"vs finite differences {np.abs(ours - num).max():.1e}")
+
+# %% [markdown]
+# Lesson 4 shows that "matmul then col2im", which computed dx here, is also exactly a
+# transposed convolution.
+#
+# ### If you are stuck on exercise 3.2 (Conv2dFunction forward)
+#
+# - Hint 1: forward is the cell above: im2col, reshape the weight to (C_out, C_in*k*k),
+#   one matmul, then reshape (C_out, N, Ho, Wo) and transpose to (N, C_out, Ho, Wo).
+# - Hint 2: add the bias as ``b.reshape(1, -1, 1, 1)``, and save the columns and the
+#   weight (``ctx.save_for_backward``): backward needs col for dW and W for dx.
+#
+# ### If you are stuck on exercise 3.3 (the conv backward)
+#
+# - Hint 1: bring the upstream gradient into Y's layout first: (N, C_out, Ho, Wo) ->
+#   transpose(1, 0, 2, 3) -> reshape(C_out, -1).
+# - Hint 2: dW = G @ col.T reshaped to the weight's shape; db = G summed over its
+#   columns (None when there is no bias).
+# - Hint 3: dx = col2im(W.T @ G reshaped to col's 6-D shape, x.shape, stride, padding);
+#   not a reshape of W.T @ G, because overlapping windows must add up.
+
+# %% [markdown]
+# ## 7. Kernels and feature maps on a real facade
 #
 # We load the photo half of the first CMP Facades training image (pix2pix's facades data)
 # when it is on this machine, and otherwise a synthetic facade.
@@ -242,13 +400,18 @@ fig.suptitle(f"3x3 kernels (top) and what they pick out of a {size}x{size} facad
 save_figure(fig, LESSON, "kernels_and_feature_maps")
 
 # %% [markdown]
-# ## 7. The paper's first layer, as it starts training
+# ## 8. The paper's first layer, as it starts training
 #
 # G's first layer is C64 without BatchNorm: ``Conv2d(3, 64, 4, stride=2, padding=1)``,
 # weights drawn from N(0, 0.02) (paper Sec. 6.2, "weights initialized from a Gaussian
-# distribution with mean 0 and standard deviation 0.02"). Untrained, its kernels are noise
-# and its maps are noisy mixtures of colour and edges, at half the resolution.
-# Training turns them into the edge and colour detectors you saw above.
+# distribution with mean 0 and standard deviation 0.02"). Untrained, its kernels are
+# random 4x4x3 patterns, and each map is a random weighted sum of the colours in a 4x4
+# window. Neighbouring pixels of a photo are similar, so that sum is mostly a smoothed
+# copy of the image's brightness (positive or negative, and faint: the weights are
+# small), at half the resolution, with weak edges where a kernel's weights happen to
+# differ from one side to the other. The cell measures it: the correlation of each map
+# with the photo's brightness, averaged over 2x2 blocks. (What training makes of these
+# kernels is not shown here: that needs a trained G.)
 
 # %%
 first = nn.Conv2d(3, 64, 4, stride=2, padding=1, bias=False)   # (1, 3, S, S) -> (1, 64, S/2, S/2)
@@ -256,6 +419,12 @@ nn.init.normal_(first.weight, 0.0, 0.02, np.random.default_rng(1))
 with nn.no_grad():
     maps = first(nn.Tensor(image[None])).data[0]               # (64, S/2, S/2)
 print("first layer:", image[None].shape, "->", (1,) + maps.shape)
+grey = image.mean(axis=0)                                     # (S, S) brightness
+grey2 = grey.reshape(size // 2, 2, size // 2, 2).mean(axis=(1, 3))   # (S/2, S/2)
+corr = np.array([abs(np.corrcoef(m.ravel(), grey2.ravel())[0, 1]) for m in maps])
+print(f"|correlation| of the 64 maps with the photo's brightness: median {np.median(corr):.2f}, "
+      f"{np.mean(corr > 0.8):.0%} of maps above 0.8; map std {maps.std():.3f} vs photo "
+      f"{grey.std():.3f}")
 
 fig, axes = plt.subplots(2, 8, figsize=(15, 4.4))
 for o in range(8):
@@ -279,16 +448,19 @@ list_pictures()
 #   H_out = floor((H + 2p - k) / s) + 1, so 4x4 s2 p1 halves (256 -> 128).
 # - im2col copies the patches into columns (k*k strided slice copies), and the whole
 #   convolution becomes one matrix multiply: much faster than the loop, at k^2/s^2 times
-#   the input's memory.
-# - Backward: dw = g @ col^T, dx = col2im(w^T @ g), db = sum of g.
+#   the input's memory. The library's im2col reads stride phases instead of strided
+#   slices, for the same numbers faster.
+# - Backward, derived entry by entry: dW = G col^T, db = sum of G, dx = col2im(W^T G)
+#   (col2im adds the copies back: a pixel in several windows gets the sum).
 #
 # ## Exercises
 #
-# 3.1  Write ``im2col(x, kernel_size, stride, padding)`` in
-#      lessons/exercises/ex03_convolution.py (hint: loop over the k*k offsets (i, j),
-#      never over pixels). Grade it:    python -m pytest --exercise 3.1
-# 3.2  Write ``Conv2dFunction`` (forward with im2col + one matmul, backward as above) in
-#      the same file. Grade it:         python -m pytest --exercise 3.2
-# 3.3  (no grader) Design a 3x3 kernel that responds to diagonal edges and show its map.
+# 3.1  ``im2col(x, kernel_size, stride, padding)`` (section 3).
+#      Grade it:   python -m pytest --exercise 3.1
+# 3.2  ``Conv2dFunction``'s forward: im2col + one matmul + bias (section 6).
+#      Grade it:   python -m pytest --exercise 3.2
+# 3.3  The conv backward on its own: dW, db and dx = col2im(W^T G) (section 6).
+#      Grade it:   python -m pytest --exercise 3.3
+# 3.4  (no grader) Design a 3x3 kernel that responds to diagonal edges and show its map.
 #
 # Next: python lessons/04_transposed_convolution.py

@@ -13,11 +13,13 @@ What you will see:
   4. pictures: the U with its channel counts, feature maps of a facade label map at several
      levels, and a tiny training race between the U-Net and the encoder-decoder.
 
-Run:  python lessons/07_unet.py                 (under a minute on a 2-core CPU)
-      LESSON_FAST=1 python lessons/07_unet.py   (seconds: small widths, 3 training steps)
+Run:  python lessons/07_unet.py
+      LESSON_FAST=1 python lessons/07_unet.py   (small widths, 3 training steps)
+Measured run time (2-core CPU shared with other jobs, load 2.2): full 27 s, fast 3 s.
 """
 # %%
-from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
+from lessons.common import (FAST, facades_or_synthetic, facades_root, list_pictures,
+                            save_figure, to_rgb)
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -58,6 +60,15 @@ print(up)
 skip = nn.Tensor(rng.standard_normal((1, 5, 32, 32)).astype(np.float32))
 print(f"UNetUp(8, 4):    {h.shape} + skip {skip.shape} -> {up(h, skip).shape}")  # try it
 print(f"UNetUp(8, 4) without a skip: {h.shape} -> {up(h).shape}")
+
+# %% [markdown]
+# ### If you are stuck on exercise 7.1 (UNetUp)
+#
+# - Hint 1: the order is the comment above: ReLU (not leaky: the decoder's ReLUs are
+#   plain), then ConvTranspose2d(in, out, 4, stride=2, padding=1, bias=False), then
+#   BatchNorm2d(out), then Dropout(0.5) only if the block has dropout.
+# - Hint 2: concatenate along channels with the skip *first*: ``F.cat([skip, y], dim=1)``
+#   (the official weights depend on that order); without a skip, return y alone.
 
 # %% [markdown]
 # ## 2. unet_256, shape by shape
@@ -128,10 +139,21 @@ for name, paper, c_in, shape, cat, bn, drop in rows:
 print(f"decoder blocks with dropout: {sorted(dropout_blocks(8, 'paper'))} (the PyTorch "
       f"port's choice would be {sorted(dropout_blocks(8, 'pytorch'))})")
 
+# %% [markdown]
+# ### The network in the paper's own notation
+#
+# The appendix writes the generator as encoder ``C64-C128-...`` and decoder
+# ``CD512-CD1024-...`` (Ck: k filters; D: dropout; the decoder counts the channels each
+# layer takes in, after the skip is concatenated). ``paper_spec()`` reads those strings off
+# the network as built, and ``layer_table()`` lists every block; the test suite checks the
+# strings against the paper's appendix.
+
 # %%
-# The same network in the appendix's notation, and the per-layer table of UNet's docstring,
-# both read off G's blocks as built (in FAST mode the channels are ngf / 64 of the paper's):
-print(f"\nG.paper_spec(): {G.paper_spec()}")
+spec = G.paper_spec()
+print(f"encoder: {spec['encoder']}\ndecoder: {spec['decoder']}")
+if NGF == 64:
+    assert spec == {"encoder": "C64-C128-C256-C512-C512-C512-C512-C512",
+                    "decoder": "CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128"}
 print(G.layer_table())
 
 # %% [markdown]
@@ -284,13 +306,7 @@ save_figure(show_features(features, real_A[0]), LESSON, "feature_maps")
 
 # %%
 SIZE, STEPS = (32, 3) if FAST else (64, 300)
-root = facades_root()
-if root is not None and not FAST:
-    train = AlignedDataset(root, "train", crop_size=SIZE, load_size=SIZE * 286 // 256)
-    test = AlignedDataset(root, "val", crop_size=SIZE, train=False)
-else:
-    train = SyntheticFacades(n=16, size=SIZE)
-    test = SyntheticFacades(n=4, size=SIZE, seed=1, train=False)
+train, test, data_name = facades_or_synthetic(SIZE, real=not FAST)
 
 results = {}
 for name, no_skips in (("U-Net", False), ("encoder-decoder", True)):

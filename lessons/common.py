@@ -63,3 +63,134 @@ def to_rgb(chw):
     """(3, H, W) in [-1, 1] -> (H, W, 3) in [0, 1] for imshow."""
     import numpy as np
     return np.clip((np.asarray(chw).transpose(1, 2, 0) + 1) / 2, 0, 1)
+
+
+# ---- shared by the training lessons (7, 10, 11) ------------------------------------------
+
+def facades_or_synthetic(size, n_train=16, n_val=4, real=True):
+    """(train_set, val_set, name) at size x size, labels -> photo (BtoA, the paper's way).
+
+    The CMP facades when present and real=True (training pairs resized to the paper's
+    286/256 ratio, then randomly cropped), else pix2pix.synthetic.SyntheticFacades with
+    n_train training and n_val validation facades.
+    """
+    from pix2pix.data import AlignedDataset
+    from pix2pix.synthetic import SyntheticFacades
+    load = round(size * 286 / 256)
+    root = facades_root() if real else None
+    if root is not None:
+        train = AlignedDataset(root, "train", direction="BtoA", load_size=load, crop_size=size)
+        val = AlignedDataset(root, "val", direction="BtoA", crop_size=size, train=False)
+        return train, val, f"CMP facades ({len(train)} training pairs)"
+    return (SyntheticFacades(n=n_train, size=size, load_size=load),
+            SyntheticFacades(n=n_val, size=size, seed=1, train=False), "synthetic facades")
+
+
+def train_iterations(model, loader, iters, every=0, on_every=None):
+    """Run model.train_step on loader's minibatches, epoch after epoch (each reshuffled
+    and re-jittered), for iters iterations; call on_every(iteration) every `every`
+    iterations. Returns the list of loss dicts, one per iteration."""
+    records, epoch = [], 0
+    while len(records) < iters:
+        loader.set_epoch(epoch)
+        for batch in loader:                            # A, B: (N, 3, S, S) float32
+            records.append(model.train_step(batch["A"], batch["B"]))
+            if every and on_every is not None and len(records) % every == 0:
+                on_every(len(records))
+            if len(records) == iters:
+                break
+        epoch += 1
+    return records
+
+
+def held_out_l1(model, items):
+    """Mean |G(A) - B| over held-out items (dicts with A, B: (3, S, S)), G run the
+    paper's way (model.generate)."""
+    import numpy as np
+    return float(np.mean([np.abs(model.generate(it["A"][None])[0] - it["B"]).mean()
+                          for it in items]))
+
+
+def write_numbers(lesson, numbers):
+    """Save a lesson's measured numbers as <output>/<lesson>/numbers.json (the tests read
+    it: a lesson in fast mode must still show learning)."""
+    import json
+    path = output_dir(lesson) / "numbers.json"
+    path.write_text(json.dumps(numbers, indent=1))
+    print(f"saved {path}")
+    return path
+
+
+# ---- timing tables (lessons 3 and 4) ---------------------------------------------------
+
+def pinned_threads(threads=1):
+    """A context manager that limits NumPy's BLAS to `threads` threads (threadpoolctl, in
+    the `lessons` extra), so that a timing table compares like with like on any machine.
+    Without threadpoolctl it changes nothing and says so."""
+    import contextlib
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("threadpoolctl is not installed (pip install -e '.[lessons]'): BLAS threads "
+              f"not pinned, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+        return contextlib.nullcontext()
+    print(f"timings below: BLAS limited to {threads} thread(s); each is the minimum of "
+          "several repeats")
+    return threadpool_limits(limits=threads)
+
+
+def time_min(fn, repeats=5):
+    """(min, median) wall time in seconds of `repeats` runs of fn(), after one untimed
+    warm-up run. The minimum is the run least disturbed by other programs; median / min
+    shows how much the others were disturbed."""
+    import statistics
+    import time
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+def noise_warning(spreads, limit=1.3):
+    """A sentence when the repeats of a table varied by more than `limit`x (median / min)
+    or the machine's load exceeds its cores, else ''."""
+    worst = max(spreads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if worst > limit or load > (os.cpu_count() or 1):
+        return (f"NOTE: this machine is too busy to time reliably (median / min of the "
+                f"repeats up to {worst:.1f}x, load {load:.1f} on {os.cpu_count()} cores): trust the "
+                "order of magnitude, not the exact ratios; rerun when it is quiet.")
+    return ""
+
+
+# ---- the numerical check every derivation cell uses (lessons 1, 3-6, 9) ---------------
+
+def numeric_grad(f, a, h=1e-6):
+    """d f / d a by centred differences, one element at a time: (f(a + h e_k) -
+    f(a - h e_k)) / 2h for each k. f: array -> float; a: float or array (float64).
+    Two forward passes per element: for tiny arrays only (lesson 2 says why it works)."""
+    import numpy as np
+    a = np.asarray(a, dtype=np.float64)
+    out = np.zeros_like(a)
+    for k in range(a.size):
+        e = np.zeros_like(a)
+        e.flat[k] = h
+        out.flat[k] = (f(a + e) - f(a - e)) / (2 * h)
+    return out
+
+
+def image_grid(rows, titles, cell=(2.0, 2.0), fontsize=9):
+    """A figure of images: rows is a list of lists of (3, H, W) arrays in [-1, 1], titles
+    names the columns (written above the first row). Returns (fig, axes)."""
+    fig, axes = plt.subplots(len(rows), len(titles), squeeze=False,
+                             figsize=(cell[0] * len(titles), cell[1] * len(rows)))
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            axes[r, c].imshow(to_rgb(img))
+            axes[r, c].axis("off")
+            if r == 0:
+                axes[r, c].set_title(titles[c], fontsize=fontsize)
+    return fig, axes

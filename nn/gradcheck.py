@@ -13,22 +13,25 @@ class GradcheckError(AssertionError):
     pass
 
 
-def _backward_random_upstream(fn, inputs, seed):
-    """Run fn(*inputs) once and backward a random upstream gradient u (never all ones)
-    into the .grad of every input. Returns (u, the generator for further random draws)."""
-    # A stream of its own: a test that draws its inputs from default_rng(seed) must not
-    # get an upstream gradient equal to its input (which hides BatchNorm errors).
-    rng = np.random.default_rng([seed, 0x5EED])
-    for t in inputs:
-        if t.requires_grad and t.dtype != np.float64:
-            raise ValueError(f"gradient checks need float64 inputs (finite differences in "
-                             f"float32 are too noisy), got {t.dtype}: pass float64 arrays")
-    out = fn(*inputs)
-    upstream = get_array_module(out.data).asarray(rng.standard_normal(out.shape))
-    for t in inputs:
-        t.grad = None
-    out.backward(upstream)
-    return upstream, rng
+def numerical_gradient(f, x, positions, eps=1e-6):
+    """Centered differences: [(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for i in positions].
+
+    f: a function of no arguments returning a float, that reads the 1-D array ``x``
+    (perturbed in place, and restored exactly); positions: indices into x.
+    Returns a float64 NumPy array, one entry per position. Error O(eps^2) (lesson 2).
+    """
+    ### BEGIN SOLUTION 2.1
+    out = np.empty(len(positions))
+    for n, pos in enumerate(positions):
+        original = x[pos].item()
+        x[pos] = original + eps
+        plus = f()
+        x[pos] = original - eps
+        minus = f()
+        x[pos] = original
+        out[n] = (plus - minus) / (2 * eps)
+    return out
+    ### END SOLUTION
 
 
 def gradcheck(fn, inputs, eps=1e-6, tol=1e-5, seed=0, raise_on_failure=True, max_elements=None):
@@ -43,7 +46,7 @@ def gradcheck(fn, inputs, eps=1e-6, tol=1e-5, seed=0, raise_on_failure=True, max
     Returns a report dict; raises GradcheckError naming the worst element when the
     relative error exceeds ``tol``.
     """
-    upstream, rng = _backward_random_upstream(fn, inputs, seed)
+    rng, upstream = _backward_with_random_upstream(fn, inputs, seed)
 
     def scalar():
         return float((fn(*inputs).data * upstream).sum())
@@ -57,14 +60,8 @@ def gradcheck(fn, inputs, eps=1e-6, tol=1e-5, seed=0, raise_on_failure=True, max
         positions = np.arange(flat.size)
         if max_elements is not None and flat.size > max_elements:
             positions = rng.choice(flat.size, max_elements, replace=False)
-        for pos in positions:
-            original = float(flat[pos])
-            flat[pos] = original + eps
-            plus = scalar()
-            flat[pos] = original - eps
-            minus = scalar()
-            flat[pos] = original
-            numeric = (plus - minus) / (2 * eps)
+        numerics = numerical_gradient(scalar, flat, positions, eps)
+        for pos, numeric in zip(positions, numerics):
             a = float(analytic.reshape(-1)[pos])
             err = float(rel_error(np.float64(a), np.float64(numeric)))
             report["checked"] += 1
@@ -87,7 +84,7 @@ def gradcheck_direction(fn, inputs, eps=1e-6, tol=1e-5, seed=0):
     Compares <grad, d> from backward with (f(x + eps d) - f(x - eps d)) / 2 eps, where
     f = <fn(x), u> for a random upstream u. Two forward passes per check, any size.
     """
-    upstream, rng = _backward_random_upstream(fn, inputs, seed)
+    rng, upstream = _backward_with_random_upstream(fn, inputs, seed)
     xp = get_array_module(upstream)
     checked = [t for t in inputs if t.requires_grad]
     directions = [xp.asarray(rng.standard_normal(t.shape)) for t in checked]
@@ -109,3 +106,20 @@ def gradcheck_direction(fn, inputs, eps=1e-6, tol=1e-5, seed=0):
                              f"finite differences give {numeric:.8g} (relative error {err:.2e})")
     return {"rel_error": err, "analytic": analytic, "numeric": numeric}
 
+
+def _backward_with_random_upstream(fn, inputs, seed):
+    """Run fn and backpropagate a random upstream gradient u (never all ones) into the
+    float64 inputs; returns (the generator, u). Both checks then differentiate <fn(x), u>."""
+    for t in inputs:
+        if t.requires_grad and t.dtype != np.float64:
+            raise ValueError(f"gradcheck needs float64 inputs (finite differences in float32 "
+                             f"are too noisy), got {t.dtype}")
+    # A stream of its own: a test that draws its inputs from default_rng(seed) must not
+    # get an upstream gradient equal to its input (which hides BatchNorm errors).
+    rng = np.random.default_rng([seed, 0x5EED])
+    out = fn(*inputs)
+    upstream = get_array_module(out.data).asarray(rng.standard_normal(out.shape))
+    for t in inputs:
+        t.grad = None
+    out.backward(upstream)
+    return rng, upstream

@@ -22,12 +22,8 @@ def _check_input(layer, x, channels):
         raise ValueError(f"{layer!r} expected input (N, {channels}, H, W), got {tuple(x.shape)}")
 
 
-class _ConvNd(Module):
-    """What Conv2d and ConvTranspose2d share: their arguments, parameters and default init.
-
-    weight: (out_channels, in_channels, k, k), or (in_channels, out_channels, k, k) when
-    ``transposed`` (PyTorch's layouts); bias: (out_channels,).
-    """
+class _Conv(Module):
+    """What Conv2d and ConvTranspose2d share: arguments, parameters, PyTorch's init."""
     transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -36,18 +32,19 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         k = kernel_size
-        channels = (in_channels, out_channels) if self.transposed else (out_channels, in_channels)
-        self.weight = Parameter(np.empty(channels + (k, k), dtype=dtype))
+        # PyTorch's layouts; its fan-in is weight.shape[1] * k * k for both.
+        shape = (in_channels, out_channels, k, k) if self.transposed else \
+            (out_channels, in_channels, k, k)
+        self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        # PyTorch takes fan_in from the weight's second axis in both layouts.
-        _default_init(self.weight, self.bias, channels[1] * k * k, generator)
+        _default_init(self.weight, self.bias, shape[1] * k * k, generator)
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """x: (N, in_channels, H, W) -> (N, out_channels, Ho, Wo), Ho = (H + 2p - k) // s + 1.
 
     weight: (out_channels, in_channels, k, k), bias: (out_channels,).
@@ -58,7 +55,7 @@ class Conv2d(_ConvNd):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
 
-class ConvTranspose2d(_ConvNd):
+class ConvTranspose2d(_Conv):
     """x: (N, in_channels, H, W) -> (N, out_channels, (H - 1) s - 2p + k, ...).
 
     weight: (in_channels, out_channels, k, k) (PyTorch's layout), bias: (out_channels,).
@@ -92,6 +89,27 @@ class BatchNorm2d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class InstanceNorm2d(Module):
+    """Normalise each (sample, channel) plane of (N, C, H, W) over H, W.
+
+    PyTorch's defaults: affine=False (no learned scale and shift, the port's choice for
+    --norm instance) and no running statistics, so train and eval compute the same.
+    """
+
+    def __init__(self, num_features, eps=1e-5, affine=False, dtype=np.float32):
+        super().__init__()
+        self.num_features, self.eps, self.affine = num_features, eps, affine
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+
+    def forward(self, x):
+        _check_input(self, x, self.num_features)
+        return F.instance_norm(x, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
 
 
 class ReLU(Module):

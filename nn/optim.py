@@ -70,6 +70,7 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     Returns the new (param, exp_avg, exp_avg_sq); nothing is changed in place.
     ``Adam.step`` computes the same numbers without allocating (tested equal).
     """
+    ### BEGIN SOLUTION 6b.1
     xp = get_array_module(param)
     b1, b2 = betas
     m = b1 * exp_avg + (1 - b1) * grad              # running mean of the gradient
@@ -77,6 +78,7 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     m_hat = m / (1 - b1 ** step)                    # bias correction: m and v start at 0
     v_hat = v / (1 - b2 ** step)
     return param - lr * m_hat / (xp.sqrt(v_hat) + eps), m, v
+    ### END SOLUTION
 
 
 class Adam(Optimizer):
@@ -85,8 +87,8 @@ class Adam(Optimizer):
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
     p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 
-    the numbers of ``adam_step_reference``, computed in place (tested equal). t counts the
-    calls of step(); a parameter without a gradient is left as it is (m and v included).
+    These are the numbers of ``adam_step_reference``, computed in place (tested equal). t
+    counts the calls of step(); a parameter without a gradient is left as it is (m and v too).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):

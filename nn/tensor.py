@@ -140,27 +140,7 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(): grad has shape {grad.shape}, tensor has {self.shape}")
 
-        pending = {id(self): grad}  # gradients that reached a node, not yet pushed further
-        for node in reversed(_topological_order(self)):
-            g = pending.pop(id(node), None)
-            if g is None:
-                continue
-            if node._op is None:  # a leaf: accumulate (never in place: arrays may be shared)
-                node.grad = g if node.grad is None else node.grad + g
-                continue
-            if node._ctx is None:
-                raise RuntimeError("backward() through a graph that was already freed by an "
-                                   "earlier backward(); pass retain_graph=True the first time")
-            input_grads = node._op.backward(node._ctx, g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, pg in zip(node._parents, input_grads):
-                if parent is None or pg is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                pending[key] = pg if key not in pending else pending[key] + pg
-            if not retain_graph:
-                node._ctx = None  # free saved activations as soon as they are used
+        backpropagate(self, grad, retain_graph)
 
     # --- operators (the ops live in nn/ops; imported lazily to avoid a cycle) ----------
     def __add__(self, other):
@@ -231,21 +211,26 @@ class Tensor:
 def _topological_order(root):
     """Nodes reachable from ``root`` that require grad, every node after its inputs.
 
-    What it computes is micrograd's recursive depth-first search, five lines:
+    This is the textbook recursive depth-first search (micrograd's), written with an
+    explicit stack::
 
         def visit(node):
             if id(node) not in visited:
                 visited.add(id(node))
-                for parent in node._parents: visit(parent)   # those requiring grad
-                order.append(node)                           # after all its inputs
+                for parent in node._parents:
+                    visit(parent)
+                order.append(node)
 
-    Here the call stack is an explicit list instead: a node is pushed once to visit its
-    inputs, and once more (inputs_done=True) to be appended after them. The recursion
-    nests one Python call per op on the longest path, and Python stops at 1000 calls
-    (sys.getrecursionlimit()): a chain of 1000 ops built in a loop raises RecursionError
-    with it, and works here. (A pix2pix step is shallower: 71 ops from loss to input.)
-    Both give a topological order, not always the same one; backward needs only that.
+    Each stack entry is (node, inputs_done): popped with False, the node is marked and
+    pushed back with True beneath its parents, so it is appended only after all of them.
+    The stack takes the parents last-first, so the order can differ from visit's; it is
+    still topological, which is all backward needs. Why not recurse: ``visit`` nests one Python
+    call per op on the longest path, and Python stops at 1,000 (sys.getrecursionlimit()),
+    so a chain of 1,000 ops built in a loop raises RecursionError there and works here.
+    (A pix2pix step is shallower: G's loss through unet_256 and the 70x70 PatchGAN is 71
+    ops deep, 128 nodes.)
     """
+    ### BEGIN SOLUTION 1.2
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -261,4 +246,37 @@ def _topological_order(root):
             if parent is not None and parent.requires_grad and id(parent) not in visited:
                 stack.append((parent, False))
     return order
+    ### END SOLUTION
 
+
+def backpropagate(root, grad, retain_graph=False):
+    """The tape: push ``grad`` = d(loss)/d(root) back through the graph, every node after
+    all the nodes that use it, and accumulate into ``leaf.grad`` (+=, never overwritten:
+    a tensor used twice receives the sum of both gradients).
+
+    root: a Tensor that requires grad; grad: an array of root's shape.
+    retain_graph=False frees each node's saved arrays once used.
+    """
+    ### BEGIN SOLUTION 1.2
+    pending = {id(root): grad}  # gradients that reached a node, not yet pushed further
+    for node in reversed(_topological_order(root)):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        if node._op is None:  # a leaf: accumulate (never in place: arrays may be shared)
+            node.grad = g if node.grad is None else node.grad + g
+            continue
+        if node._ctx is None:
+            raise RuntimeError("backward() through a graph that was already freed by an "
+                               "earlier backward(); pass retain_graph=True the first time")
+        input_grads = node._op.backward(node._ctx, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, pg in zip(node._parents, input_grads):
+            if parent is None or pg is None or not parent.requires_grad:
+                continue
+            key = id(parent)
+            pending[key] = pg if key not in pending else pending[key] + pg
+        if not retain_graph:
+            node._ctx = None  # free saved activations as soon as they are used
+    ### END SOLUTION

@@ -96,46 +96,46 @@ class Pix2Pix:
                 opt.lr = lr
 
     def train_step(self, real_A, real_B):
-        """One D step then one G step. real_A: input (N, 3, H, W); real_B: target.
+        """One D step then one G step (paper Sec. 3.3). real_A: input (N, C_in, H, W);
+        real_B: target (N, C_out, H, W).
 
         Returns the losses as floats: G_GAN, G_L1, D_real, D_fake (the GAN terms are 0
-        with gan_mode "none").
+        with gan_mode "none", which has no D).
         """
         real_A, real_B = self._as_tensor(real_A), self._as_tensor(real_B)
-        fake_B = self.netG(real_A)                          # (N, 3, H, W)
+        fake_B = self.netG(real_A)                          # (N, C_out, H, W)
         losses = {"D_real": 0.0, "D_fake": 0.0}
-        if self.netD is not None:                           # gan_mode "none" has no D
-            losses.update(self.backward_D(real_A, real_B, fake_B))
-        losses.update(self.backward_G(real_A, real_B, fake_B))
+        if self.netD is not None:
+            self.netD.requires_grad_(True)
+            self._step(self.optimizer_D, self.backward_D(real_A, real_B, fake_B, losses), "D",
+                       losses)
+            self.netD.requires_grad_(False)                 # G's pass: no gradient for D
+        self._step(self.optimizer_G, self.backward_G(real_A, real_B, fake_B, losses), "G",
+                   losses)
         return losses
 
-    def backward_D(self, real_A, real_B, fake_B):
-        """One gradient step on D: real pairs -> 1, fake pairs -> 0, the sum halved (slows D
-        relative to G). fake_B is detached, so no gradient reaches G. Returns the losses."""
-        self.netD.requires_grad_(True)
+    def backward_D(self, real_A, real_B, fake_B, losses):
+        """D's loss: real pairs -> 1, fake pairs -> 0, halved (slows D relative to G).
+        fake_B is detached, so this loss sends no gradient into G."""
         loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False, self.gan_mode)
         loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
-        losses = {"D_real": loss_D_real.item(), "D_fake": loss_D_fake.item()}
-        self._optimize(self.optimizer_D, (loss_D_fake + loss_D_real) * 0.5, losses, "D")
-        return losses
+        losses["D_real"], losses["D_fake"] = loss_D_real.item(), loss_D_fake.item()
+        return (loss_D_fake + loss_D_real) * 0.5
 
-    def backward_G(self, real_A, real_B, fake_B):
-        """One gradient step on G: fool D (non-saturating: maximise log D(x, G(x))) plus
-        lambda * L1; with gan_mode "none" the L1 term alone. Returns the losses."""
-        loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
-        if self.netD is None:
-            losses = {"G_GAN": 0.0, "G_L1": loss_G_L1.item()}
-            self._optimize(self.optimizer_G, loss_G_L1, losses, "G")
-            return losses
-        # D's weights are frozen for this pass, so backward computes no gradient for them.
-        self.netD.requires_grad_(False)
-        loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
-        losses = {"G_GAN": loss_G_GAN.item(), "G_L1": loss_G_L1.item()}
-        self._optimize(self.optimizer_G, loss_G_GAN + loss_G_L1, losses, "G")
-        return losses
+    def backward_G(self, real_A, real_B, fake_B, losses):
+        """G's loss: fool D (non-saturating: maximise log D(x, G(x))) + lambda * L1.
+        With gan_mode "none" only the L1 term."""
+        loss_G = loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
+        losses["G_GAN"], losses["G_L1"] = 0.0, loss_G_L1.item()
+        if self.netD is not None:
+            loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
+            losses["G_GAN"] = loss_G_GAN.item()
+            loss_G = loss_G_GAN + loss_G_L1
+        return loss_G
 
-    def _optimize(self, optimizer, loss, losses, net_name):
-        """Zero the gradients, backpropagate ``loss``, refuse NaN or Inf, step."""
+    def _step(self, optimizer, loss, net_name, losses):
+        """Zero the gradients, backpropagate ``loss``, refuse NaN/Inf (in the losses so far
+        or in the gradients), take an Adam step."""
         self._check_finite(losses)
         optimizer.zero_grad()
         loss.backward()

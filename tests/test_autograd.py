@@ -17,7 +17,7 @@ def leaf(xp, values):
 
 # --- a tensor used twice gets the sum of both gradients -------------------------------
 
-@pytest.mark.exercise("1.1")
+@pytest.mark.exercise("1.1", "x * x: a gradient for each argument")
 def test_x_times_x_gets_both_gradients(implementation, xp):
     """x * x uses x twice, so d(x*x)/dx = x + x = 2x.
 

@@ -31,7 +31,7 @@ def test_training_normalises_with_the_batch_statistics(xp, rng):
     np.testing.assert_allclose(y.std(axis=(0, 2, 3)), [1.5, 0.5, 2.0], rtol=1e-5)
 
 
-@pytest.mark.exercise("5.1")
+@pytest.mark.exercise("5.1", "running mean and running variance")
 def test_running_statistics_use_momentum_and_the_unbiased_variance(implementation, xp):
     """running = (1 - momentum) * running + momentum * batch statistic, with PyTorch's
     UNBIASED batch variance (divide by count - 1) in the running variance.
@@ -81,7 +81,7 @@ def test_eval_uses_the_running_statistics_and_leaves_them_alone(xp, rng):
     np.testing.assert_array_equal(nn.to_numpy(bn.running_var), [4.0, 0.25])
 
 
-@pytest.mark.exercise("5.1")
+@pytest.mark.exercise("5.1", "forward values at batch size 1")
 def test_batch_size_one_is_instance_norm(implementation, xp, rng):
     """With N = 1 the statistics are over H and W of the one image, for each channel:
     instance normalisation, computed here by hand."""
@@ -97,7 +97,7 @@ def test_batch_size_one_is_instance_norm(implementation, xp, rng):
     np.testing.assert_allclose(nn.to_numpy(y.data), expected, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.exercise("5.1")
+@pytest.mark.exercise("5.1", "gradients at batch size 1")
 def test_batch_size_one_gradcheck(implementation, xp, rng):
     """The pix2pix case, N = 1: gradients w.r.t. x, gamma and beta (random upstream)."""
     BN = implementation
@@ -114,7 +114,7 @@ def test_batch_size_one_gradcheck(implementation, xp, rng):
     assert np.abs(nn.to_numpy(x.grad)).max() > 1e-2  # a check of ~0 would prove nothing
 
 
-@pytest.mark.exercise("5.1")
+@pytest.mark.exercise("5.1", "the error for one value per channel")
 def test_training_with_one_value_per_channel_raises(implementation, xp):
     """Batch size 1 on a 1x1 map (the U-Net bottleneck with N = 1): the variance of one
     number is 0 and its unbiased estimate is 0/0, so training mode refuses it."""

@@ -24,7 +24,7 @@ def test_p_zero_and_eval_mode_are_the_identity(xp):
     assert layer(x) is x
 
 
-@pytest.mark.exercise("6.2")
+@pytest.mark.exercise("6.2", "kept fraction and scale of the kept values")
 @pytest.mark.parametrize("p", [0.5, 0.2])
 def test_kept_fraction_and_scale(implementation, xp, p):
     """Over 100,000 elements the kept fraction is 1 - p within 5 binomial standard
@@ -39,7 +39,7 @@ def test_kept_fraction_and_scale(implementation, xp, p):
     assert y.dtype == np.float32
 
 
-@pytest.mark.exercise("6.2")
+@pytest.mark.exercise("6.2", "the mask comes from the generator")
 def test_same_seed_same_mask_different_seed_different_mask(implementation, xp):
     """Reproducibility comes from the generator: same seed, same mask; another seed, another."""
     Dropout = implementation
@@ -53,7 +53,7 @@ def test_same_seed_same_mask_different_seed_different_mask(implementation, xp):
     assert (mask(1) != mask(2)).any()
 
 
-@pytest.mark.exercise("6.2")
+@pytest.mark.exercise("6.2", "backward uses the forward's mask")
 def test_backward_uses_the_forward_mask(implementation, xp, rng):
     """The gradient flows only through the kept elements, scaled like them:
     dL/dx = g * mask / (1 - p), with the SAME mask the forward drew (not a fresh one)."""

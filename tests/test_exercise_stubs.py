@@ -33,18 +33,25 @@ def f32(shape):
 # One small valid call per exercise, made exactly as the graded tests make it.
 EXAMPLE_CALLS = {
     "1.1": lambda Mul: Mul.apply(t64((2, 3)), t64((3,))),
+    "1.2": lambda backpropagate: backpropagate(t64((2,)) * t64((2,)), np.ones(2)),
+    "2.1": lambda numerical_gradient: numerical_gradient(lambda: 0.0, np.zeros(2), [0]),
     "3.1": lambda im2col: im2col(np.zeros((1, 2, 5, 5)), 3, 1, 1),
     "3.2": lambda Conv: Conv.apply(t64((1, 2, 5, 5)), t64((3, 2, 3, 3)), t64((3,)),
                                    stride=1, padding=1),
+    "3.3": lambda backward: backward(np.ones((1, 3, 5, 5)), np.ones((3, 2, 3, 3)),
+                                     np.ones((18, 25)), (1, 2, 5, 5), 1, 1, True, True),
     "4.1": lambda ConvT: ConvT.apply(t64((1, 3, 2, 2)), t64((3, 2, 4, 4)), None,
                                      stride=2, padding=1),
     "5.1": lambda BN: BN.apply(t64((2, 3, 2, 2)), t64((3,)), t64((3,)), np.zeros(3), np.ones(3),
                                training=True, momentum=0.1, eps=1e-5),
     "6.1": lambda LeakyReLU: LeakyReLU.apply(t64((2, 3)), negative_slope=0.2),
     "6.2": lambda Dropout: Dropout.apply(t64((2, 3)), p=0.5, generator=np.random.default_rng(0)),
+    "6.3": lambda Tanh: Tanh.apply(t64((2, 3))),
+    "6b.1": lambda adam: adam(np.zeros(2), np.ones(2), np.zeros(2), np.zeros(2), 1),
     "7.1": lambda UNetUp: UNetUp(8, 4)(f32((1, 8, 2, 2)), f32((1, 4, 4, 4))),
     "8.1": lambda receptive_field: receptive_field([(4, 2), (4, 1)]),
     "9.1": lambda BCE: BCE.apply(t64((2, 3)), t64((2, 3), requires_grad=False, seed=1)),
+    "9.2": lambda L1: L1.apply(t64((2, 3)), t64((2, 3), seed=1)),
 }
 
 
@@ -112,6 +119,6 @@ def _test_sources():
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_some_test_grades_the_exercise(exercise_id):
     """``--exercise <id>`` must select at least one test, or grading would pass vacuously."""
-    marker = re.compile(r"""mark\.exercise\(\s*["']""" + re.escape(exercise_id) + r"""["']\s*\)""")
+    marker = re.compile(r"""mark\.exercise\(\s*["']""" + re.escape(exercise_id) + r"""["']""")
     graded_in = [name for name, text in _test_sources().items() if marker.search(text)]
     assert graded_in, f"no test in tests/ is marked @pytest.mark.exercise({exercise_id!r})"

@@ -33,7 +33,7 @@ def as_float64(module):
 
 # ---------------------------------------------------------------- 7.1: UNetUp
 
-@pytest.mark.exercise("7.1")
+@pytest.mark.exercise("7.1", "output shapes with and without a skip")
 def test_unet_up_shapes(implementation):
     """(N, C_in, H, W) -> (N, C_out, 2H, 2W), plus the skip's channels when there is one."""
     rng = np.random.default_rng(0)
@@ -43,7 +43,7 @@ def test_unet_up_shapes(implementation):
     assert block(x, f32(rng, (2, 5, 6, 6))).shape == (2, 9, 6, 6)
 
 
-@pytest.mark.exercise("7.1")
+@pytest.mark.exercise("7.1", "parameter names and shapes")
 def test_unet_up_layer_names_and_parameters(implementation):
     """Checkpoints and the official weights find the parameters by name: conv.weight,
     norm.weight, ... (and no conv bias unless bias=True, no norm when norm=False)."""
@@ -60,7 +60,7 @@ def test_unet_up_layer_names_and_parameters(implementation):
         assert (block.conv.kernel_size, block.conv.stride, block.conv.padding) == (4, 2, 1)
 
 
-@pytest.mark.exercise("7.1")
+@pytest.mark.exercise("7.1", "forward values (layer order, skip first)")
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_unet_up_equals_hand_composition(implementation, training):
     """cat([skip, batch_norm(conv_transpose2d(relu(x)))]) with the block's own parameters."""
@@ -81,7 +81,7 @@ def test_unet_up_equals_hand_composition(implementation, training):
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.exercise("7.1")
+@pytest.mark.exercise("7.1", "the final block: no norm, a bias")
 def test_unet_up_without_norm_has_a_bias(implementation):
     """The U-Net's final block: no BatchNorm, a bias, no skip."""
     rng = np.random.default_rng(2)
@@ -93,7 +93,7 @@ def test_unet_up_without_norm_has_a_bias(implementation):
         np.testing.assert_allclose(block(x).numpy(), expected.numpy(), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.exercise("7.1")
+@pytest.mark.exercise("7.1", "dropout drawn from the generator")
 def test_unet_up_dropout_matches_the_library(implementation):
     """Dropout(0.5) drawn from the generator passed in: with the same weights and a
     generator of the same seed, the library's block gives the same output; in eval mode
@@ -115,7 +115,7 @@ def test_unet_up_dropout_matches_the_library(implementation):
         np.testing.assert_allclose(block(x, skip).numpy(), no_dropout(x, skip).numpy())
 
 
-@pytest.mark.exercise("7.1")
+@pytest.mark.exercise("7.1", "gradients w.r.t. x, the skip and every parameter")
 @pytest.mark.parametrize("kwargs", [{}, dict(norm=False, bias=True)], ids=["bn", "bias"])
 def test_unet_up_gradcheck(implementation, kwargs):
     """Every element of x, the skip and every parameter, in float64 (BatchNorm in training
@@ -129,7 +129,7 @@ def test_unet_up_gradcheck(implementation, kwargs):
     nn.gradcheck(lambda x, s, *ps: block(x, s), [x, skip, *params])
 
 
-@pytest.mark.exercise("7.1")
+@pytest.mark.exercise("7.1", "gradients of a wider block")
 def test_unet_up_gradcheck_direction_bigger_block(implementation):
     """A random-direction check on a wider block (two forward passes)."""
     rng = np.random.default_rng(5)
@@ -163,12 +163,12 @@ def brute_force_field(layers):
     return b - a + 1
 
 
-@pytest.mark.exercise("8.1")
+@pytest.mark.exercise("8.1", "1x1 convs see 1 pixel")
 def test_receptive_field_pixel_gan(implementation):
     assert implementation([(1, 1), (1, 1), (1, 1)]) == 1
 
 
-@pytest.mark.exercise("8.1")
+@pytest.mark.exercise("8.1", "the n-layer family 16, 34, 70, 142, 286")
 @pytest.mark.parametrize("n_layers", sorted(FAMILY))
 def test_receptive_field_n_layers_family(implementation, n_layers):
     layers, field = FAMILY[n_layers]
@@ -178,13 +178,13 @@ def test_receptive_field_n_layers_family(implementation, n_layers):
     assert implementation(conv_layers(D)) == field
 
 
-@pytest.mark.exercise("8.1")
+@pytest.mark.exercise("8.1", "the library's discriminators")
 def test_receptive_field_of_the_library_discriminators(implementation):
     assert implementation(conv_layers(define_D("basic", ndf=2))) == 70
     assert implementation(conv_layers(define_D("pixel", ndf=2))) == 1
 
 
-@pytest.mark.exercise("8.1")
+@pytest.mark.exercise("8.1", "random chains against a brute-force count")
 def test_receptive_field_random_chains(implementation):
     """Random chains of (kernel, stride) against the interval oracle: the order of the
     layers matters (a stride multiplies the fields of the layers after it)."""
@@ -197,7 +197,7 @@ def test_receptive_field_random_chains(implementation):
 
 # ---------------------------------------------------------------- 9.1: BCEWithLogits
 
-@pytest.mark.exercise("9.1")
+@pytest.mark.exercise("9.1", "forward values with soft targets")
 def test_bce_forward_soft_targets_by_hand(implementation):
     """Targets between 0 and 1 too: mean of -t log s(x) - (1 - t) log(1 - s(x))."""
     x = [[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]]
@@ -210,7 +210,7 @@ def test_bce_forward_soft_targets_by_hand(implementation):
     assert loss.item() == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.exercise("9.1")
+@pytest.mark.exercise("9.1", "float32 stays float32")
 def test_bce_keeps_float32(implementation):
     """Training runs in float32: the loss must not silently become float64."""
     x = nn.Tensor(np.array([0.5, -0.5], np.float32))
@@ -218,7 +218,7 @@ def test_bce_keeps_float32(implementation):
     assert implementation.apply(x, t).dtype == np.float32
 
 
-@pytest.mark.exercise("9.1")
+@pytest.mark.exercise("9.1", "no overflow at logits of +-100")
 def test_bce_no_overflow_at_plus_minus_100(implementation):
     """No overflow, division by zero or NaN anywhere in forward or backward."""
     x = nn.Tensor(np.array([100.0, -100.0, 100.0, -100.0], np.float32), requires_grad=True)
@@ -230,7 +230,7 @@ def test_bce_no_overflow_at_plus_minus_100(implementation):
     np.testing.assert_allclose(x.grad, [0.0, 0.0, 0.25, -0.25], atol=1e-7)
 
 
-@pytest.mark.exercise("9.1")
+@pytest.mark.exercise("9.1", "gradient w.r.t. the logits")
 def test_bce_gradcheck(implementation):
     """float64, a 3-D map of logits like D's, every element."""
     rng = np.random.default_rng(8)

@@ -93,7 +93,7 @@ def test_binary_op_gradcheck(xp, rng, name, shape_a, shape_b):
     nn.gradcheck(BINARY[name], [a, b])
 
 
-@pytest.mark.exercise("1.1")
+@pytest.mark.exercise("1.1", "gradients with broadcasting")
 @pytest.mark.parametrize("shape_a, shape_b", [((2, 3), (2, 3)), ((3,), (2, 3)),
                                               ((1, 3, 1, 1), (2, 3, 2, 2))],
                          ids=["same", "row", "per-channel"])
@@ -119,7 +119,7 @@ def test_cat_gradcheck(xp, rng, dim):
 
 # --- activations and dropout ----------------------------------------------------------
 
-@pytest.mark.exercise("6.1")
+@pytest.mark.exercise("6.1", "forward values and the gradient")
 @pytest.mark.parametrize("slope", [0.2, 0.01])
 def test_leaky_relu_forward_and_gradcheck(implementation, xp, rng, slope):
     """y = x for x > 0, slope * x otherwise; dy/dx = 1 or slope (inputs away from 0)."""
@@ -131,7 +131,7 @@ def test_leaky_relu_forward_and_gradcheck(implementation, xp, rng, slope):
     nn.gradcheck(lambda x: LeakyReLU.apply(x, negative_slope=slope), [x])
 
 
-@pytest.mark.exercise("6.1")
+@pytest.mark.exercise("6.1", "float32 stays float32")
 def test_leaky_relu_keeps_float32(implementation, xp):
     """A float32 network stays float32: the slope must not promote it to float64."""
     x = nn.Tensor(xp.asarray([-1.0, 2.0], dtype=np.float32), requires_grad=True)
@@ -142,7 +142,7 @@ def test_leaky_relu_keeps_float32(implementation, xp):
     assert x.grad.dtype == np.float32
 
 
-@pytest.mark.exercise("6.2")
+@pytest.mark.exercise("6.2", "the gradient")
 def test_dropout_gradcheck(implementation, xp, rng):
     """A fresh generator with the same seed inside fn: every one of the many forward
     passes of the check draws the same mask, so the function being differentiated is fixed."""
@@ -189,7 +189,7 @@ CONV_CASES = {  # the pix2pix encoder's 4x4 s2 p1, plus shapes that catch off-by
 }
 
 
-@pytest.mark.exercise("3.2")
+@pytest.mark.exercise("3.2", "gradients w.r.t. x, the weight and the bias")
 @pytest.mark.parametrize("case", list(CONV_CASES))
 def test_conv2d_gradcheck(implementation, xp, rng, case):
     """d/dx, d/dweight and d/dbias of a convolution, for each element."""
@@ -246,7 +246,7 @@ CONV_T_CASES = {  # the pix2pix decoder's 4x4 s2 p1 (doubles the size), plus oth
 }
 
 
-@pytest.mark.exercise("4.1")
+@pytest.mark.exercise("4.1", "gradients w.r.t. x, the weight and the bias")
 @pytest.mark.parametrize("case", list(CONV_T_CASES))
 def test_conv_transpose2d_gradcheck(implementation, xp, rng, case):
     """d/dx, d/dweight and d/dbias of a transposed convolution, for each element."""
@@ -277,7 +277,7 @@ def batch_norm_case(BN, xp, rng, training=True, shape=(2, 3, 2, 3)):
     return fn, [x, gamma, beta]
 
 
-@pytest.mark.exercise("5.1")
+@pytest.mark.exercise("5.1", "gradients w.r.t. x, gamma and beta")
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 def test_batch_norm_gradcheck(implementation, xp, rng, training):
     """Training: the batch mean and variance depend on x, which the x-gradient must
@@ -301,7 +301,7 @@ def bce_case(BCE, xp, rng, target_requires_grad=False):
     return (lambda x, t: BCE.apply(x, t)), [x, target]
 
 
-@pytest.mark.exercise("9.1")
+@pytest.mark.exercise("9.1", "gradients w.r.t. the logits and the targets")
 @pytest.mark.parametrize("target_requires_grad", [False, True], ids=["logits", "and-target"])
 def test_bce_with_logits_gradcheck(implementation, xp, rng, target_requires_grad):
     """d loss / d logits = (sigmoid(x) - t) / count, finite even at |x| = 30."""

@@ -16,7 +16,7 @@ def tensor(xp, values, dtype=np.float64, requires_grad=False):
     return nn.Tensor(xp.asarray(np.asarray(values, dtype=dtype)), requires_grad=requires_grad)
 
 
-@pytest.mark.exercise("9.1")
+@pytest.mark.exercise("9.1", "forward values by hand")
 def test_bce_with_logits_by_hand(implementation, xp):
     """-t log s(x) - (1 - t) log(1 - s(x)) with s(x) = 1 / (1 + e^-x):
         x = 2,  t = 1:  -log s(2)      = log(1 + e^-2)
@@ -36,7 +36,7 @@ def test_bce_with_logits_by_hand(implementation, xp):
     np.testing.assert_allclose(nn.to_numpy(x.grad), (sigmoid - [1, 0, 1, 0]) / 4, rtol=1e-12)
 
 
-@pytest.mark.exercise("9.1")
+@pytest.mark.exercise("9.1", "stable for huge logits")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bce_with_logits_is_stable_for_huge_logits(implementation, xp, dtype):
     """A confident discriminator outputs logits like +-100, where exp(100) overflows

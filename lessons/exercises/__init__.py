@@ -1,36 +1,83 @@
 """Exercises: stubs a student fills in, graded by the same tests that check the library.
 
-Each exercise names the reference implementation in the library and the student's stub.
-Grade one with
+Each exercise names the library's implementation (the reference), the student's stub and
+the lesson section that derives it. Grade one with
 
     python -m pytest --exercise 3.2
 
-which runs only the tests marked ``@pytest.mark.exercise("3.2")``, with the student's
-code in place of the library's. ``--exercise all`` grades every exercise.
+which runs only the tests marked ``@pytest.mark.exercise("3.2", "<property>")``, with the
+student's code in place of the library's, and ends with a short report: which properties
+passed, which failed, and what to reread. ``--exercise all`` grades every exercise;
+``--results results.json`` also writes Gradescope's results file.
+
+In a student release (``python -m lessons.release DIR``) there are no stubs: the holes are
+in the library itself, and the same command grades the library.
 """
 import importlib
+from pathlib import Path
+from typing import NamedTuple
 
-# id: (reference "module:name", student "module:name")
+
+class Exercise(NamedTuple):
+    reference: str      # "module:name" in the library
+    student: str        # "module:name" of the stub
+    lesson: str         # what to reread when it fails
+
+
 EXERCISES = {
-    "1.1": ("nn.ops.arithmetic:Mul", "lessons.exercises.ex01_autograd:Mul"),
-    "3.1": ("nn.ops.im2col:im2col", "lessons.exercises.ex03_convolution:im2col"),
-    "3.2": ("nn.ops.conv:Conv2dFunction", "lessons.exercises.ex03_convolution:Conv2dFunction"),
-    "4.1": ("nn.ops.conv:ConvTranspose2dFunction",
-            "lessons.exercises.ex04_transposed_convolution:ConvTranspose2dFunction"),
-    "5.1": ("nn.ops.batchnorm:BatchNormFunction",
-            "lessons.exercises.ex05_batchnorm:BatchNormFunction"),
-    "6.1": ("nn.ops.activations:LeakyReLU", "lessons.exercises.ex06_activations:LeakyReLU"),
-    "6.2": ("nn.ops.activations:Dropout", "lessons.exercises.ex06_activations:Dropout"),
-    "7.1": ("pix2pix.models.unet:UNetUp", "lessons.exercises.ex07_unet:UNetUp"),
-    "8.1": ("pix2pix.models.patchgan:receptive_field",
-            "lessons.exercises.ex08_patchgan:receptive_field"),
-    "9.1": ("nn.ops.losses:BCEWithLogits", "lessons.exercises.ex09_objective:BCEWithLogits"),
+    "1.1": Exercise("nn.ops.arithmetic:Mul", "lessons.exercises.ex01_autograd:Mul",
+                    "lesson 1, section 7 (Mul's backward, with broadcasting)"),
+    "1.2": Exercise("nn.tensor:backpropagate", "lessons.exercises.ex01_autograd:backpropagate",
+                    "lesson 1, sections 3, 4 and 6 (the tape, accumulation)"),
+    "2.1": Exercise("nn.gradcheck:numerical_gradient",
+                    "lessons.exercises.ex02_gradcheck:numerical_gradient",
+                    "lesson 2, section 1 (centered differences)"),
+    "3.1": Exercise("nn.ops.im2col:im2col_reference", "lessons.exercises.ex03_convolution:im2col",
+                    "lesson 3, section 3 (im2col)"),
+    "3.2": Exercise("nn.ops.conv:Conv2dFunction",
+                    "lessons.exercises.ex03_convolution:Conv2dFunction",
+                    "lesson 3, sections 3 and 6 (im2col + one matmul)"),
+    "3.3": Exercise("nn.ops.conv:conv2d_backward",
+                    "lessons.exercises.ex03_convolution:conv2d_backward",
+                    "lesson 3, section 6 (deriving the backward)"),
+    "4.1": Exercise("nn.ops.conv:ConvTranspose2dFunction",
+                    "lessons.exercises.ex04_transposed_convolution:ConvTranspose2dFunction",
+                    "lesson 4, sections 4 and 5 (the adjoint)"),
+    "5.1": Exercise("nn.ops.batchnorm:BatchNormFunction",
+                    "lessons.exercises.ex05_batchnorm:BatchNormFunction",
+                    "lesson 5, sections 1, 1b and 2 (statistics, backward, running averages)"),
+    "6.1": Exercise("nn.ops.activations:LeakyReLU", "lessons.exercises.ex06_activations:LeakyReLU",
+                    "lesson 6, section 1 (leaky ReLU)"),
+    "6.2": Exercise("nn.ops.activations:Dropout", "lessons.exercises.ex06_activations:Dropout",
+                    "lesson 6, section 2 (dropout)"),
+    "6.3": Exercise("nn.ops.activations:Tanh", "lessons.exercises.ex06_activations:Tanh",
+                    "lesson 6, section 2 (tanh and sigmoid)"),
+    "6b.1": Exercise("nn.optim:adam_step_reference",
+                     "lessons.exercises.ex06b_optimisation:adam_step",
+                     "lesson 6b, sections 4 and 5 (bias correction, Adam)"),
+    "7.1": Exercise("pix2pix.models.unet:UNetUp", "lessons.exercises.ex07_unet:UNetUp",
+                    "lesson 7, section 1 (the two blocks)"),
+    "8.1": Exercise("pix2pix.models.patchgan:receptive_field",
+                    "lessons.exercises.ex08_patchgan:receptive_field",
+                    "lesson 8, section 1 (receptive fields)"),
+    "9.1": Exercise("nn.ops.losses:BCEWithLogits", "lessons.exercises.ex09_objective:BCEWithLogits",
+                    "lesson 9, section 1b (BCE with logits)"),
+    "9.2": Exercise("nn.ops.losses:L1Loss", "lessons.exercises.ex09_objective:L1Loss",
+                    "lesson 9, section 1c (the L1 loss)"),
 }
 
+# Present only in a student release: there, the exercises grade the library itself.
+RELEASE = (Path(__file__).parent / "RELEASE").exists()
 
-def load(exercise_id, student=False):
-    """The reference object for an exercise, or the student's version of it."""
+
+def load(exercise_id, student=False, name=None):
+    """The reference object for an exercise, or the student's version of it.
+
+    name: another object of the same module (exercise 6.3 grades Tanh and Sigmoid).
+    """
     if exercise_id not in EXERCISES:
         raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(EXERCISES)}")
-    module_name, name = EXERCISES[exercise_id][1 if student else 0].split(":")
-    return getattr(importlib.import_module(module_name), name)
+    where = EXERCISES[exercise_id].student if student and not RELEASE \
+        else EXERCISES[exercise_id].reference
+    module_name, default = where.split(":")
+    return getattr(importlib.import_module(module_name), name or default)

@@ -1,35 +1,53 @@
-"""Exercise 1.1 (lesson 01_tensors_and_autograd.py): the multiply op.
+"""Exercises 1.1 and 1.2 (lesson 01_tensors_and_autograd.py): an op and the tape.
 
-Grade it with:   python -m pytest --exercise 1.1
-The reference is ``nn.ops.arithmetic.Mul``; the tests that grade you are the ones marked
-``@pytest.mark.exercise("1.1")`` in tests/ (x * x must get 2x; a gradient check with
-broadcasting).
+Grade them with:   python -m pytest --exercise 1.1      (and --exercise 1.2)
+The library's versions are ``nn.ops.arithmetic.Mul`` and ``nn.tensor.backpropagate``.
+Stuck? Lesson 1 derives both and has tiered hints after each derivation.
 """
-from nn.ops.arithmetic import unbroadcast  # noqa: F401  (you will want it)
+from nn.ops.arithmetic import unbroadcast  # noqa: F401  (sums a gradient back to a shape)
 from nn.tensor import Function
 
 
 class Mul(Function):
-    """y = a * b, elementwise, with NumPy broadcasting.
+    """Exercise 1.1. y = a * b, elementwise, with NumPy broadcasting.
 
-    a, b: arrays of broadcast-compatible shapes, e.g. (2, 3) and (3,), or
-    (1, C, 1, 1) and (N, C, H, W) -> y: the broadcast shape.
-
-    Backward, given grad = dL/dy (the broadcast shape):
-        dL/da = grad * b,   dL/db = grad * a,
-    each summed back to its input's shape with ``unbroadcast(g, shape)`` (an input that
-    broadcasting stretched was used many times, so its gradient is a sum).
-    ``ctx.needs_input_grad[i]`` says whether input i needs a gradient (return None if not).
-    a and b may be the same tensor (x * x): return a gradient for each input anyway; the
-    tape adds them.
+    forward(ctx, a, b): a, b arrays of broadcast-compatible shapes, e.g. (2, 3) and (3,),
+        or (1, C, 1, 1) and (N, C, H, W) -> y with the broadcast shape. Save what backward
+        needs with ctx.save_for_backward(...); it comes back as ctx.saved.
+    backward(ctx, grad): grad = dL/dy (the broadcast shape) -> (dL/da, dL/db), each with
+        exactly its input's shape and dtype. Return None for an input whose
+        ``ctx.needs_input_grad[i]`` is False. a and b may be the same tensor (x * x):
+        return a gradient for each argument anyway.
+    Graded: forward values, both gradients (float64, random upstream), broadcasting in
+    either argument, x * x, float32 kept float32.
     """
 
     @staticmethod
     def forward(ctx, a, b):
-        # Save what backward needs with ctx.save_for_backward(...), return a * b.
         raise NotImplementedError("Exercise 1.1")
 
     @staticmethod
     def backward(ctx, grad):
-        # Return (grad_a, grad_b).
         raise NotImplementedError("Exercise 1.1")
+
+
+def backpropagate(root, grad, retain_graph=False):
+    """Exercise 1.2. The tape behind ``Tensor.backward``.
+
+    root: the Tensor backward starts from (it requires grad); grad: d(loss)/d(root), an
+    array of root's shape. Every tensor made by an op has ``_op`` (its Function class),
+    ``_ctx`` (the Context its forward filled) and ``_parents`` (its inputs, None for a
+    non-tensor argument); a leaf has ``_op`` None.
+
+    Call each op's backward exactly once, after every op that used its output has passed
+    its gradient back (a topological order of the graph), and give each leaf that requires
+    grad the gradient of the loss with respect to it in ``leaf.grad``:
+      - a tensor used twice (the U-Net's skip, D on real and fake) receives the sum;
+      - a leaf that already has a .grad from an earlier backward keeps it, plus the new one;
+      - inputs that do not require grad, or whose gradient is None, get nothing;
+      - with retain_graph=False, set each op node's ``_ctx`` to None once used (frees its
+        saved arrays); a later backward through such a node raises RuntimeError.
+    It must work on deep graphs (thousands of ops in a row): no recursion.
+    Returns None.
+    """
+    raise NotImplementedError("Exercise 1.2")

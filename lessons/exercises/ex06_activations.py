@@ -1,9 +1,9 @@
-"""Exercises 6.1 and 6.2 (lesson 06_activations_and_dropout.py): leaky ReLU and dropout.
+"""Exercises 6.1, 6.2 and 6.3 (lesson 06_activations_and_dropout.py): leaky ReLU, dropout,
+tanh and sigmoid.
 
-Grade them with:   python -m pytest --exercise 6.1
-                   python -m pytest --exercise 6.2
-The references are ``nn.ops.activations.LeakyReLU`` and ``nn.ops.activations.Dropout``.
-Use ``xp = get_array_module(x)`` instead of ``np`` so that the same code runs on a GPU.
+Grade them with:   python -m pytest --exercise 6.1   (and 6.2, 6.3)
+The library's versions are in ``nn.ops.activations``. Use ``xp = get_array_module(x)``
+instead of ``np`` so that the same code runs on a GPU.
 """
 import numpy as np  # noqa: F401  (the dropout generator is a NumPy Generator)
 
@@ -14,12 +14,10 @@ from nn.tensor import Function
 class LeakyReLU(Function):
     """Exercise 6.1. y = x where x > 0, negative_slope * x elsewhere.
 
-    forward(ctx, x, negative_slope=0.01): x any shape -> y same shape and dtype (a float32
-        x must give a float32 y: cast the slope with x.dtype.type(negative_slope)).
-        Save the cheapest thing backward needs: the mask x > 0.
-    backward(ctx, grad): dL/dx = grad where x > 0, negative_slope * grad elsewhere.
-        Return one gradient (the slope is a constant).
-    pix2pix uses slope 0.2 in the encoder and in D.
+    forward(ctx, x, negative_slope=0.01): x any shape -> y, same shape and dtype.
+    backward(ctx, grad) -> dL/dx (one value, not a tuple is fine).
+    Graded: forward values for several slopes (0, 0.2, 1), the gradient (float64,
+    inputs away from the kink at 0), float32 kept float32.
     """
 
     @staticmethod
@@ -32,19 +30,17 @@ class LeakyReLU(Function):
 
 
 class Dropout(Function):
-    """Exercise 6.2. Inverted dropout: zero each element with probability p, scale the rest.
+    """Exercise 6.2. Inverted dropout, PyTorch's convention: p = probability of DROPPING.
 
-    forward(ctx, x, p=0.5, generator=None): x any shape -> y same shape and dtype.
-        p is the probability of DROPPING (PyTorch's meaning). Draw the mask from
-        ``generator`` (a numpy.random.Generator; np.random.default_rng() if None), on the
-        CPU, then move it to x's device with xp.asarray:
-            keep = generator.random(x.shape, dtype=np.float32) >= p
-            mask = keep * 1 / (1 - p)          (in x's dtype)
-            y = x * mask                       (so that E[y] = x)
-        Save the scaled mask: backward is then one multiply.
-    backward(ctx, grad): dL/dx = grad * mask, the SAME mask as the forward pass.
-    With exactly these generator calls, a seed gives the same mask as the library's Dropout,
-    which makes your output easy to compare with nn.functional.dropout.
+    forward(ctx, x, p=0.5, generator=None): each element is zeroed with probability p and
+        the kept ones are scaled so that the expected output equals x. The randomness
+        comes only from ``generator`` (a numpy.random.Generator; a fresh one if None):
+        the same seed gives the same mask, also for a CuPy x. Same shape and dtype as x.
+        p = 0 returns x unchanged.
+    backward(ctx, grad) -> dL/dx, through the very mask the forward used.
+    (Eval mode, where dropout is the identity, is the layer's job: nn.Dropout.)
+    Graded: the kept fraction and the scale, the mean preserved, seeds, p = 0,
+    the gradient.
     """
 
     @staticmethod
@@ -54,3 +50,37 @@ class Dropout(Function):
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError("Exercise 6.2")
+
+
+class Tanh(Function):
+    """Exercise 6.3 (with Sigmoid). y = tanh(x), the U-Net's last activation.
+
+    forward(ctx, x) -> y (same shape and dtype); backward(ctx, grad) -> dL/dx.
+    Save the cheapest thing that is enough for the backward (lesson 6, section 2).
+    Graded: values, the gradient, no overflow at |x| = 1000.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        raise NotImplementedError("Exercise 6.3")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("Exercise 6.3")
+
+
+class Sigmoid(Function):
+    """Exercise 6.3 (with Tanh). y = 1 / (1 + exp(-x)).
+
+    forward(ctx, x) -> y (same shape and dtype); backward(ctx, grad) -> dL/dx.
+    It must not overflow or warn for x = -1000 or x = 1000 (exp(1000) is inf).
+    Graded: values, the gradient, no overflow, float32 kept float32.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        raise NotImplementedError("Exercise 6.3")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("Exercise 6.3")

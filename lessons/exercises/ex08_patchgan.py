@@ -1,7 +1,7 @@
 """Exercise 8.1 (lesson 08_patchgan.py): the receptive field of a stack of convolutions.
 
 Grade it with:   python -m pytest --exercise 8.1
-The reference is ``pix2pix.models.patchgan.receptive_field``.
+The library's version is ``pix2pix.models.patchgan.receptive_field``.
 """
 
 
@@ -9,10 +9,10 @@ def receptive_field(layers):
     """Exercise 8.1. How many input pixels (per side) one output pixel sees.
 
     layers: list of (kernel_size, stride) of each conv, in forward order (first layer
-        first), e.g. conv_layers(D) = [(4, 2), (4, 2), (4, 2), (4, 1), (4, 1)] for the 70x70
-        PatchGAN. Returns an int: 70 for that list, 1 for an empty list or for 1x1 convs.
-    Hint: walk backwards from one output pixel (field = 1). A conv with kernel k and stride
-    s turns a field of r pixels at its output into (r - 1) * s + k pixels at its input.
-    Padding shifts the window but does not change its size.
+    first), e.g. conv_layers(D) = [(4, 2), (4, 2), (4, 2), (4, 1), (4, 1)] for the 70x70
+    PatchGAN. Returns an int: 70 for that list, 1 for an empty list or for 1x1 convs.
+    Padding shifts the window but does not change its size (lesson 8, section 1).
+    Graded: the n-layer family (16, 34, 70, 142, 286), the PixelGAN, the library's
+    discriminators, random chains against a brute-force count.
     """
     raise NotImplementedError("Exercise 8.1")

@@ -1,8 +1,8 @@
-"""Exercise 9.1 (lesson 09_objective.py): binary cross-entropy on logits, stably.
+"""Exercises 9.1 and 9.2 (lesson 09_objective.py): BCE on logits, stably, and the L1 loss.
 
-Grade it with:   python -m pytest --exercise 9.1
-The reference is ``nn.ops.losses.BCEWithLogits`` (called by
-nn.functional.binary_cross_entropy_with_logits and by pix2pix's gan_loss). Write array code
+Grade them with:   python -m pytest --exercise 9.1   (and 9.2)
+The library's versions are ``nn.ops.losses.BCEWithLogits`` (called by
+nn.functional.binary_cross_entropy_with_logits and pix2pix's gan_loss) and ``L1Loss``. Write array code
 with ``xp = get_array_module(x)`` instead of ``np`` so that it runs on a GPU too.
 """
 from nn.backend import get_array_module  # noqa: F401
@@ -11,20 +11,16 @@ from nn.tensor import Function
 
 
 class BCEWithLogits(Function):
-    """Exercise 9.1. mean(-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))).
+    """Exercise 9.1. Binary cross-entropy on logits, averaged over every element:
+    mean(-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))).
 
-    forward(ctx, x, target): x: logits, any shape; target: same shape, values in [0, 1]
-        (1 = real, 0 = fake). Returns a 0-d array (the mean over all elements) in x's dtype.
-        Never compute log(sigmoid(x)) directly: for x = -100, sigmoid(x) underflows to 0 in
-        float32 and the log is -inf. Use the identity
-            -t log s(x) - (1 - t) log(1 - s(x)) = max(x, 0) - x t + log(1 + exp(-|x|))
-        (xp.log1p(xp.exp(-xp.abs(x))) for the last term), which is exact and only ever
-        exponentiates a non-positive number. Save what backward needs.
-    backward(ctx, grad): grad is dL/d(loss), a scalar (0-d array). With n = x.size,
-            dL/dx = grad * (sigmoid(x) - t) / n
-        (stable_sigmoid never overflows). Return (grad_x, grad_target): for the target
-        return -grad * x / n, or None if ctx.needs_input_grad[1] is False (pix2pix's
-        targets are constants).
+    forward(ctx, x, target): x, target: arrays of one shape (target in [0, 1], soft targets
+        too) -> a 0-d array of x's dtype. It must stay finite and exact for |x| = 100 and
+        beyond, where exp(-x) overflows float32 and sigmoid(x) rounds to 1.
+    backward(ctx, grad): grad = dL/dloss (a scalar) -> (dL/dx, dL/dtarget), None where
+        ``ctx.needs_input_grad`` says none is needed. Lesson 9, section 1b derives it.
+    Graded: values by hand (soft targets too), float32 kept, no overflow at +-100,
+    both gradients.
     """
 
     @staticmethod
@@ -34,3 +30,21 @@ class BCEWithLogits(Function):
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError("Exercise 9.1")
+
+
+class L1Loss(Function):
+    """Exercise 9.2. mean |a - b| over every element (pix2pix's reconstruction term).
+
+    forward(ctx, a, b): arrays of one shape -> a 0-d array of a's dtype.
+    backward(ctx, grad): -> (dL/da, dL/db). Where a == b, |a - b| has no derivative: use 0
+        there, as PyTorch does. Lesson 9, section 1c derives it.
+    Graded: values, both gradients (away from a == b), 0 at a == b, float32 kept.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        raise NotImplementedError("Exercise 9.2")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("Exercise 9.2")

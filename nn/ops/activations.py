@@ -27,6 +27,7 @@ class LeakyReLU(Function):
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
+        ### BEGIN SOLUTION 6.1
         xp = get_array_module(x)
         positive = x > 0
         ctx.save_for_backward(positive)  # a boolean mask: a quarter of x's memory
@@ -35,9 +36,11 @@ class LeakyReLU(Function):
         if 0 <= negative_slope <= 1:
             return xp.maximum(x, x * slope)
         return xp.where(positive, x, x * slope)
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        ### BEGIN SOLUTION 6.1
         (positive,) = ctx.saved
         # dy/dx = 1 where x > 0, slope elsewhere: slope + (1 - slope) * mask.
         local = positive.astype(grad.dtype)
@@ -45,19 +48,24 @@ class LeakyReLU(Function):
         local += grad.dtype.type(ctx.slope)
         local *= grad
         return local
+        ### END SOLUTION
 
 
 class Tanh(Function):
     @staticmethod
     def forward(ctx, x):
+        ### BEGIN SOLUTION 6.3
         out = get_array_module(x).tanh(x)
         ctx.save_for_backward(out)
         return out
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        ### BEGIN SOLUTION 6.3
         (out,) = ctx.saved
         return grad * (1 - out * out)
+        ### END SOLUTION
 
 
 def stable_sigmoid(x):
@@ -70,14 +78,18 @@ def stable_sigmoid(x):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
+        ### BEGIN SOLUTION 6.3
         out = stable_sigmoid(x)
         ctx.save_for_backward(out)
         return out
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        ### BEGIN SOLUTION 6.3
         (out,) = ctx.saved
         return grad * out * (1 - out)
+        ### END SOLUTION
 
 
 class Dropout(Function):
@@ -89,6 +101,7 @@ class Dropout(Function):
 
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):
+        ### BEGIN SOLUTION 6.2
         xp = get_array_module(x)
         if generator is None:
             generator = np.random.default_rng()
@@ -96,11 +109,14 @@ class Dropout(Function):
         mask = xp.asarray(keep, dtype=x.dtype) * x.dtype.type(1.0 / (1.0 - p))
         ctx.save_for_backward(mask)  # the scaled mask: backward is one multiply
         return x * mask
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        ### BEGIN SOLUTION 6.2
         (mask,) = ctx.saved
         return grad * mask
+        ### END SOLUTION
 
 
 def relu(x):

@@ -23,21 +23,77 @@ def _flip(weight):
     return xp.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
 
 
+def conv2d_forward(x, weight, stride, padding):
+    """x: (N, C_in, H, W), weight: (C_out, C_in, k, k) -> (out (N, C_out, Ho, Wo), col)."""
+    ### BEGIN SOLUTION 3.2
+    n = x.shape[0]
+    c_out, _, k, _ = weight.shape
+    col = im2col(x, k, stride, padding)                     # (C_in, k, k, N, Ho, Wo)
+    ho, wo = col.shape[4], col.shape[5]
+    col = col.reshape(-1, n * ho * wo)                      # (C_in*k*k, N*Ho*Wo)
+    out = weight.reshape(c_out, -1) @ col                   # (C_out, N*Ho*Wo)
+    return _rows_to_nchw(out, n, ho, wo), col
+    ### END SOLUTION
+
+
+def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_w):
+    """The input and weight gradients of conv2d_forward (None where not needed)."""
+    ### BEGIN SOLUTION 3.3
+    c_out = weight.shape[0]
+    grad_rows = _nchw_to_rows(grad)                         # (C_out, N*Ho*Wo)
+    grad_x = grad_w = None
+    if needs_x:
+        grad_col = weight.reshape(c_out, -1).T @ grad_rows  # (C_in*k*k, N*Ho*Wo)
+        n, _, ho, wo = grad.shape
+        c_in, k = weight.shape[1], weight.shape[2]
+        grad_x = col2im(grad_col.reshape(c_in, k, k, n, ho, wo), x_shape, stride, padding)
+    if needs_w:
+        grad_w = (grad_rows @ col.T).reshape(weight.shape)
+    return grad_x, grad_w
+    ### END SOLUTION
+
+
+def conv_transpose2d_forward(x, weight, stride, padding):
+    """x: (N, C_in, H, W), weight: (C_in, C_out, k, k) -> (out, x_rows): a matmul that
+    gives every input pixel its weighted k x k kernel, then col2im adds the overlaps."""
+    ### BEGIN SOLUTION 4.1
+    n, c_in, h, w = x.shape
+    _, c_out, k, _ = weight.shape
+    ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
+    x_rows = _nchw_to_rows(x)                                   # (C_in, N*H*W)
+    col = weight.reshape(c_in, -1).T @ x_rows                  # (C_out*k*k, N*H*W)
+    out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
+    return out, x_rows
+    ### END SOLUTION
+
+
+def conv_transpose2d_backward(grad, weight, x_rows, stride, padding, needs_x, needs_w):
+    """The input and weight gradients of conv_transpose2d_forward (None where not needed)."""
+    ### BEGIN SOLUTION 4.1
+    n = grad.shape[0]
+    c_in, _, k, _ = weight.shape
+    grad_x = grad_w = None
+    col = im2col(grad, k, stride, padding)                     # (C_out, k, k, N, H, W)
+    h, w = col.shape[4], col.shape[5]
+    col = col.reshape(-1, n * h * w)                           # (C_out*k*k, N*H*W)
+    if needs_x:
+        grad_x = _rows_to_nchw(weight.reshape(c_in, -1) @ col, n, h, w)
+    if needs_w:
+        grad_w = (x_rows @ col.T).reshape(weight.shape)
+    return grad_x, grad_w
+    ### END SOLUTION
+
+
 class Conv2dFunction(Function):
     """out[n, o] = sum_c sum_ij w[o, c, i, j] * x_pad[n, c, s*y + i, s*x + j] + b[o],
-    as im2col + one matrix multiply.
+    as im2col + one matrix multiply (lesson 3).
 
     x: (N, C_in, H, W), weight: (C_out, C_in, k, k), bias: (C_out,) -> (N, C_out, Ho, Wo).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        n = x.shape[0]
-        c_out, _, k, _ = weight.shape
-        col = im2col(x, k, stride, padding)                     # (C_in, k, k, N, Ho, Wo)
-        ho, wo = col.shape[4], col.shape[5]
-        col = col.reshape(-1, n * ho * wo)                      # (C_in*k*k, N*Ho*Wo)
-        out = _rows_to_nchw(weight.reshape(c_out, -1) @ col, n, ho, wo)   # (N, C_out, Ho, Wo)
+        out, col = conv2d_forward(x, weight, stride, padding)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         # dW needs the columns; dx needs only the weight.
@@ -49,37 +105,64 @@ class Conv2dFunction(Function):
     def backward(ctx, grad):
         weight, col = ctx.saved
         needs = ctx.needs_input_grad
-        c_out, c_in, k, _ = weight.shape
-        n, _, ho, wo = grad.shape
-        grad_rows = _nchw_to_rows(grad)                         # (C_out, N*Ho*Wo)
-        grad_x = grad_w = None
-        if needs[0]:
-            grad_col = weight.reshape(c_out, -1).T @ grad_rows  # (C_in*k*k, N*Ho*Wo)
-            grad_x = col2im(grad_col.reshape(c_in, k, k, n, ho, wo), ctx.x_shape,
-                            ctx.stride, ctx.padding)
-        if needs[1]:
-            grad_w = (grad_rows @ col.T).reshape(weight.shape)
+        grad_x, grad_w = conv2d_backward(grad, weight, col, ctx.x_shape, ctx.stride,
+                                         ctx.padding, needs[0], needs[1])
         grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
 
 
-class ConvTranspose2dFunction(Function):
-    """The adjoint of Conv2d with the same weight: forward = matmul + col2im, and the
-    input gradient is a plain convolution (im2col + matmul) of grad with that weight.
+class Conv2dAsTransposeFunction(Function):
+    """The same numbers as Conv2dFunction for stride 1, computed as a transposed conv.
 
-    x: (N, C_in, H, W), weight: (C_in, C_out, k, k) (PyTorch's layout), bias: (C_out,)
+    With stride 1 a convolution *is* a transposed convolution with the kernel rotated by
+    180 degrees and padding k - 1 - p. im2col copies every input pixel k*k times; the
+    transposed conv's "matmul, then col2im" writes k*k values per *output* pixel and
+    channel instead, so with several times fewer output than input channels (the
+    PatchGAN's last conv, 512 -> 1: 7x faster) this side is cheaper. conv2d() chooses.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=1, padding=0):
+        k = weight.shape[2]
+        if stride != 1 or not 0 <= padding <= k - 1:
+            raise ValueError(f"Conv2dAsTransposeFunction needs stride 1 and padding <= k - 1 "
+                             f"= {k - 1}, got stride {stride}, padding {padding}: use "
+                             f"Conv2dFunction")
+        flipped = _flip(weight)                                   # (C_in, C_out, k, k)
+        out, x_rows = conv_transpose2d_forward(x, flipped, 1, k - 1 - padding)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(flipped, x_rows if ctx.needs_input_grad[1] else None)
+        ctx.padding = k - 1 - padding
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        flipped, x_rows = ctx.saved
+        needs = ctx.needs_input_grad
+        grad_x, grad_flipped = conv_transpose2d_backward(grad, flipped, x_rows, 1, ctx.padding,
+                                                         needs[0], needs[1])
+        grad_w = None if grad_flipped is None else _flip(grad_flipped)
+        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return grad_x, grad_w, grad_b, None, None
+
+
+def runs_as_transpose(weight, stride, padding):
+    """Whether conv2d() computes this convolution with Conv2dAsTransposeFunction."""
+    c_out, c_in, k, _ = weight.shape
+    return stride == 1 and 4 * c_out <= c_in and padding <= k - 1
+
+
+class ConvTranspose2dFunction(Function):
+    """The adjoint of Conv2d with the same weight: forward = matmul + col2im.
+
+    x: (N, C_in, H, W), weight: (C_in, C_out, k, k) (PyTorch's layout)
     -> (N, C_out, (H - 1) * stride - 2 * padding + k, ...).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        n, c_in, h, w = x.shape
-        _, c_out, k, _ = weight.shape
-        ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
-        x_rows = _nchw_to_rows(x)                               # (C_in, N*H*W)
-        # Every input pixel's weighted k x k kernel; col2im adds the overlaps.
-        col = weight.reshape(c_in, -1).T @ x_rows              # (C_out*k*k, N*H*W)
-        out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
+        out, x_rows = conv_transpose2d_forward(x, weight, stride, padding)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         ctx.save_for_backward(weight, x_rows if ctx.needs_input_grad[1] else None)
@@ -90,45 +173,10 @@ class ConvTranspose2dFunction(Function):
     def backward(ctx, grad):
         weight, x_rows = ctx.saved
         needs = ctx.needs_input_grad
-        n = grad.shape[0]
-        c_in, _, k, _ = weight.shape
-        col = im2col(grad, k, ctx.stride, ctx.padding)         # (C_out, k, k, N, H, W)
-        h, w = col.shape[4], col.shape[5]
-        col = col.reshape(-1, n * h * w)                       # (C_out*k*k, N*H*W)
-        grad_x = grad_w = None
-        if needs[0]:
-            grad_x = _rows_to_nchw(weight.reshape(c_in, -1) @ col, n, h, w)
-        if needs[1]:
-            grad_w = (x_rows @ col.T).reshape(weight.shape)
+        grad_x, grad_w = conv_transpose2d_backward(grad, weight, x_rows, ctx.stride,
+                                                   ctx.padding, needs[0], needs[1])
         grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
-
-
-class Conv2dAsTransposeFunction(Function):
-    """A stride-1 convolution computed as the transposed convolution it equals:
-    conv2d(x, w, padding=p) == conv_transpose2d(x, flip(w), padding=k - 1 - p), with
-    flip(w) the (C_in, C_out, k, k) weight, kernel rotated by 180 degrees.
-
-    Same numbers as Conv2dFunction, another cost: im2col copies every input pixel k*k
-    times, "matmul, then col2im" writes k*k values per output pixel and channel instead.
-    With several times fewer output than input channels (the PatchGAN's last conv,
-    512 -> 1: 7x faster) this side is cheaper; conv2d() chooses it there.
-    x: (N, C_in, H, W), weight: (C_out, C_in, k, k), bias: (C_out,), stride 1, p <= k - 1.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        k = weight.shape[2]
-        if stride != 1 or not 0 <= padding <= k - 1:
-            raise ValueError(f"Conv2dAsTransposeFunction needs stride 1 and padding <= k - 1 "
-                             f"= {k - 1}, got stride {stride}, padding {padding}: use "
-                             f"Conv2dFunction")
-        return ConvTranspose2dFunction.forward(ctx, x, _flip(weight), bias, 1, k - 1 - padding)
-
-    @staticmethod
-    def backward(ctx, grad):
-        grad_x, grad_w, grad_b, _, _ = ConvTranspose2dFunction.backward(ctx, grad)
-        return grad_x, None if grad_w is None else _flip(grad_w), grad_b, None, None
 
 
 def _check_conv_input(x, weight, in_axis, name):
@@ -147,11 +195,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
             conv_output_size(x.shape[3], k, stride, padding) < 1:
         raise ValueError(f"conv2d: input {tuple(x.shape)} is smaller than the {k}x{k} kernel "
                          f"(padding {padding})")
-    if stride == 1 and 4 * weight.shape[0] <= weight.shape[1] and padding <= k - 1:
-        Conv = Conv2dAsTransposeFunction         # far fewer outputs than inputs: cheaper
-    else:
-        Conv = Conv2dFunction
-    return Conv.apply(x, weight, bias, stride=stride, padding=padding)
+    op = Conv2dAsTransposeFunction if runs_as_transpose(weight, stride, padding) else Conv2dFunction
+    return op.apply(x, weight, bias, stride=stride, padding=padding)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0):

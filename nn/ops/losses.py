@@ -9,40 +9,49 @@ class BCEWithLogits(Function):
 
     loss = mean(-t log s(x) - (1 - t) log(1 - s(x))), s = sigmoid, computed as
     mean(max(x, 0) - x t + log(1 + exp(-|x|))), which never overflows for large |x|.
-    d loss / dx = (s(x) - t) / count.
+    x, target: arrays of one shape -> a scalar (lesson 9 derives the backward).
     """
 
     @staticmethod
     def forward(ctx, x, target):
+        ### BEGIN SOLUTION 9.1
         xp = get_array_module(x)
         ctx.save_for_backward(x, target)
         loss = xp.maximum(x, 0) - x * target + xp.log1p(xp.exp(-xp.abs(x)))
         return loss.mean()
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        ### BEGIN SOLUTION 9.1
         x, target = ctx.saved
         scale = grad / x.size
         grad_x = (stable_sigmoid(x) - target) * scale if ctx.needs_input_grad[0] else None
         grad_t = -x * scale if ctx.needs_input_grad[1] else None
         return grad_x, grad_t
+        ### END SOLUTION
 
 
 class L1Loss(Function):
-    """mean |a - b|; the gradient is sign(a - b) / count (0 where a == b)."""
+    """mean |a - b| over every element; a, b: arrays of one shape -> a scalar.
+    At a == b the gradient is taken as 0 (lesson 9 derives the backward)."""
 
     @staticmethod
     def forward(ctx, a, b):
+        ### BEGIN SOLUTION 9.2
         xp = get_array_module(a)
         diff = a - b
         ctx.save_for_backward(xp.sign(diff))
         return xp.abs(diff).mean()
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        ### BEGIN SOLUTION 9.2
         (sign,) = ctx.saved
         g = sign * (grad / sign.size)
         return g, -g
+        ### END SOLUTION
 
 
 class MSELoss(Function):

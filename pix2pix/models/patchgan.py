@@ -5,20 +5,13 @@ whether one patch of the input is real. The 70x70 PatchGAN maps 256x256 to 30x30
 Module names follow the official PyTorch port ("model.0.weight", ...).
 """
 import nn
+from .norms import norm_layer
 
 
-def _conv_norm_act(in_ch, out_ch, stride, batch_norm):
-    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=not batch_norm)]
-    if batch_norm:
-        layers.append(nn.BatchNorm2d(out_ch))
-    layers.append(nn.LeakyReLU(0.2))
-    return layers
-
-
-def _paper_spec(net):
-    """Ck for every conv but the last (the one to a 1-channel map of logits)."""
-    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
-    return "-".join(f"C{m.out_channels}" for m in convs[:-1])
+def _conv_norm_act(in_ch, out_ch, stride, norm):
+    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=norm != "batch"),
+              norm_layer(norm, out_ch), nn.LeakyReLU(0.2)]
+    return [layer for layer in layers if layer is not None]
 
 
 class NLayerDiscriminator(nn.Module):
@@ -31,13 +24,12 @@ class NLayerDiscriminator(nn.Module):
 
     def __init__(self, input_nc=6, ndf=64, n_layers=3, norm="batch"):
         super().__init__()
-        batch_norm = norm == "batch"
         layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         width = ndf
         for n in range(1, n_layers + 1):
             new_width = ndf * min(2 ** n, 8)
             stride = 2 if n < n_layers else 1
-            layers += _conv_norm_act(width, new_width, stride, batch_norm)
+            layers += _conv_norm_act(width, new_width, stride, norm)
             width = new_width
         layers.append(nn.Conv2d(width, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
@@ -46,8 +38,9 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
     def paper_spec(self):
-        """The appendix's notation as built: "C64-C128-C256-C512" for the 70x70 PatchGAN."""
-        return _paper_spec(self)
+        """The appendix's notation: "C64-C128-C256-C512" for the 70x70 PatchGAN (every conv
+        before the last, 1-channel one, by its filters)."""
+        return _spec(self.model)
 
 
 class PixelDiscriminator(nn.Module):
@@ -58,20 +51,23 @@ class PixelDiscriminator(nn.Module):
 
     def __init__(self, input_nc=6, ndf=64, norm="batch"):
         super().__init__()
-        batch_norm = norm == "batch"
         layers = [nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2),
-                  nn.Conv2d(ndf, ndf * 2, 1, bias=not batch_norm)]
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(ndf * 2))
-        layers += [nn.LeakyReLU(0.2), nn.Conv2d(ndf * 2, 1, 1, bias=not batch_norm)]
+                  nn.Conv2d(ndf, ndf * 2, 1, bias=norm != "batch")]
+        layers = [layer for layer in layers + [norm_layer(norm, ndf * 2)] if layer is not None]
+        layers += [nn.LeakyReLU(0.2), nn.Conv2d(ndf * 2, 1, 1, bias=norm != "batch")]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.net(x)
 
     def paper_spec(self):
-        """The appendix's notation as built: "C64-C128" (1x1 convs)."""
-        return _paper_spec(self)
+        """"C64-C128": two 1x1 convs before the 1-channel one."""
+        return _spec(self.net)
+
+
+def _spec(module):
+    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)][:-1]
+    return "-".join(f"C{m.out_channels}" for m in convs)
 
 
 def conv_layers(module):
@@ -86,7 +82,9 @@ def receptive_field(layers):
     Walking back from one output pixel, each layer widens the field to
     (field - 1) * stride + kernel_size. The 70x70 PatchGAN gives 70.
     """
+    ### BEGIN SOLUTION 8.1
     field = 1
     for kernel_size, stride in reversed(list(layers)):
         field = (field - 1) * stride + kernel_size
     return field
+    ### END SOLUTION

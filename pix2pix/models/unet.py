@@ -8,23 +8,11 @@ which would zero a 1x1 map at batch size 1, nor an activation of its own: the de
 ReLU follows it. (The official PyTorch port writes the leaky ReLU at the start of the next
 block, in place, so its skips carry these same activated features.)
 """
-from collections import namedtuple
-
 import numpy as np
 
 import nn
 import nn.functional as F
-
-
-# One layer of a U-Net, as UNet.blocks() lists it. paper: the appendix's notation, Ck with k
-# the conv's filters in the encoder and, in the decoder, the channels entering its
-# transposed conv, D where dropout follows (CD512-CD1024-...). skip: the channels of the
-# encoder output concatenated after it; size: its output's height and width.
-Block = namedtuple("Block", "name paper in_channels out_channels skip size norm dropout")
-
-
-def _norm_name(block):
-    return type(block.norm).__name__ if block.norm is not None else "-"
+from .norms import check_norm, norm_layer
 
 
 class UNetDown(nn.Module):
@@ -32,13 +20,15 @@ class UNetDown(nn.Module):
 
     x: (N, in_channels, H, W) -> (N, out_channels, H/2, W/2).
     norm=False for the first and the innermost block, activation=False for the innermost.
+    kind: "batch" or "instance" (then the conv has a bias, as in the official port).
     """
 
-    def __init__(self, in_channels, out_channels, norm=True, activation=True):
+    def __init__(self, in_channels, out_channels, norm=True, activation=True, kind="batch"):
         super().__init__()
         self.activation = activation
-        self.conv = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(out_channels) if norm else None
+        self.conv = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1,
+                              bias=kind == "instance")
+        self.norm = norm_layer(kind, out_channels) if norm else None
 
     def forward(self, x):
         x = self.conv(x)
@@ -56,13 +46,16 @@ class UNetUp(nn.Module):
 
     def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
                  generator=None):
+        ### BEGIN SOLUTION 7.1
         super().__init__()
         self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1,
                                        bias=bias)
         self.norm = nn.BatchNorm2d(out_channels) if norm else None
         self.dropout = nn.Dropout(0.5, generator=generator) if dropout else None
+        ### END SOLUTION
 
     def forward(self, x, skip=None):
+        ### BEGIN SOLUTION 7.1
         x = self.conv(F.relu(x))
         if self.norm is not None:
             x = self.norm(x)
@@ -71,6 +64,7 @@ class UNetUp(nn.Module):
         # The skip comes first in the concatenation, as in the official code (its
         # weights depend on this channel order).
         return F.cat([skip, x], dim=1) if skip is not None else x
+        ### END SOLUTION
 
 
 def dropout_blocks(num_downs, placement):
@@ -92,27 +86,26 @@ class UNet(nn.Module):
     x: (N, input_nc, S, S) with S = 2**num_downs -> (N, output_nc, S, S) in [-1, 1].
     skips=False cuts every skip: the paper's encoder-decoder ablation.
 
-    unet_256 (num_downs 8, ngf 64, paper dropout) at 256x256, from ``layer_table()``.
-    paper: the appendix's notation (see Block); "+512": the skip concatenated after the
-    block; final is followed by tanh.
+    unet_256 (ngf 64, paper dropout) on a 256x256 image, from ``layer_table()``
+    (tested equal); the paper's notation is ``paper_spec()``::
 
-    block    paper   channels         output (C, H, W)   norm         dropout
-    down[0]  C64     3 -> 64          (64, 128, 128)     -            -
-    down[1]  C128    64 -> 128        (128, 64, 64)      BatchNorm2d  -
-    down[2]  C256    128 -> 256       (256, 32, 32)      BatchNorm2d  -
-    down[3]  C512    256 -> 512       (512, 16, 16)      BatchNorm2d  -
-    down[4]  C512    512 -> 512       (512, 8, 8)        BatchNorm2d  -
-    down[5]  C512    512 -> 512       (512, 4, 4)        BatchNorm2d  -
-    down[6]  C512    512 -> 512       (512, 2, 2)        BatchNorm2d  -
-    down[7]  C512    512 -> 512       (512, 1, 1)        -            -
-    up[0]    CD512   512 -> 512 +512  (1024, 2, 2)       BatchNorm2d  0.5
-    up[1]    CD1024  1024 -> 512 +512 (1024, 4, 4)       BatchNorm2d  0.5
-    up[2]    CD1024  1024 -> 512 +512 (1024, 8, 8)       BatchNorm2d  0.5
-    up[3]    C1024   1024 -> 512 +512 (1024, 16, 16)     BatchNorm2d  -
-    up[4]    C1024   1024 -> 256 +256 (512, 32, 32)      BatchNorm2d  -
-    up[5]    C512    512 -> 128 +128  (256, 64, 64)      BatchNorm2d  -
-    up[6]    C256    256 -> 64 +64    (128, 128, 128)    BatchNorm2d  -
-    final    C128    128 -> 3         (3, 256, 256)      -            -
+      block     in    out    output   norm  dropout  with skip
+     down 0      3     64   128x128      -        -          -
+     down 1     64    128     64x64  batch        -          -
+     down 2    128    256     32x32  batch        -          -
+     down 3    256    512     16x16  batch        -          -
+     down 4    512    512       8x8  batch        -          -
+     down 5    512    512       4x4  batch        -          -
+     down 6    512    512       2x2  batch        -          -
+     down 7    512    512       1x1      -        -          -
+       up 0    512    512       2x2  batch      0.5       1024
+       up 1   1024    512       4x4  batch      0.5       1024
+       up 2   1024    512       8x8  batch      0.5       1024
+       up 3   1024    512     16x16  batch        -       1024
+       up 4   1024    256     32x32  batch        -        512
+       up 5    512    128     64x64  batch        -        256
+       up 6    256     64   128x128  batch        -        128
+      final    128      3   256x256      -        -          -
     """
 
     def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch",
@@ -120,9 +113,7 @@ class UNet(nn.Module):
         super().__init__()
         if num_downs < 2:
             raise ValueError(f"a U-Net needs at least 2 downsamplings, got {num_downs}")
-        if norm not in ("batch", "none"):
-            raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
-        batch_norm = norm == "batch"
+        batch_norm = check_norm(norm) != "none"  # batch or instance
         self.num_downs, self.skips = num_downs, skips
         self.dropout_generator = (dropout_generator if dropout_generator is not None
                                   else np.random.default_rng())
@@ -130,17 +121,59 @@ class UNet(nn.Module):
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
         self.down = nn.Sequential(*[
             UNetDown(input_nc if i == 0 else widths[i - 1], widths[i],
-                     norm=batch_norm and 0 < i < num_downs - 1, activation=i < num_downs - 1)
+                     norm=batch_norm and 0 < i < num_downs - 1, activation=i < num_downs - 1,
+                     kind=norm)
             for i in range(num_downs)])
         with_dropout = dropout_blocks(num_downs, dropout_placement) if use_dropout else set()
         ups = []
         for j in range(num_downs - 1):
             level = num_downs - 2 - j            # the encoder block whose output we meet
             in_ch = widths[level + 1] * (2 if (skips and j > 0) else 1)
-            ups.append(UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
-                              generator=self.dropout_generator))
+            up = UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
+                        bias=norm == "instance", generator=self.dropout_generator)
+            if norm == "instance":  # the port's: affine-free, so the conv keeps its bias
+                up.norm = norm_layer("instance", widths[level])
+            ups.append(up)
         self.up = nn.Sequential(*ups)
         self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
+
+    def paper_spec(self):
+        """The appendix's notation for this network as built.
+
+        Encoder: Ck per block, k its filters. Decoder: the channels each decoder layer
+        takes in (after the skip is concatenated), CDk where it has dropout, the last
+        entry being the final transposed conv to output_nc channels. unet_256 gives
+        {"encoder": "C64-C128-C256-C512-C512-C512-C512-C512",
+         "decoder": "CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128"}.
+        """
+        encoder = [f"C{block.conv.out_channels}" for block in self.down]
+        decoder = [("CD" if block.dropout is not None else "C") + str(block.conv.in_channels)
+                   for block in [*self.up, self.final]]
+        return {"encoder": "-".join(encoder), "decoder": "-".join(decoder)}
+
+    def layer_table(self, size=None):
+        """One line per block: channels in and out, output size, norm, dropout, and the
+        channels after the skip is concatenated (what the next block takes in).
+
+        size: the input's side (default 2**num_downs, 256 for unet_256).
+        """
+        size = size or 2 ** self.num_downs
+        rows = [("block", "in", "out", "output", "norm", "dropout", "with skip")]
+        widths = [block.conv.out_channels for block in self.down]
+        for i, block in enumerate(self.down):
+            size //= 2
+            rows.append((f"down {i}", block.conv.in_channels, block.conv.out_channels,
+                         f"{size}x{size}", "batch" if block.norm else "-", "-", "-"))
+        for j, block in enumerate([*self.up, self.final]):
+            size *= 2
+            last = j == len(self.up)
+            skip = widths[len(self.up) - 1 - j] if self.skips and not last else 0
+            rows.append(("final" if last else f"up {j}", block.conv.in_channels,
+                         block.conv.out_channels, f"{size}x{size}",
+                         "batch" if block.norm else "-", "0.5" if block.dropout else "-",
+                         block.conv.out_channels + skip if skip else "-"))
+        return "\n".join("  ".join(f"{str(v):>{w}}" for v, w in zip(row, (7, 5, 5, 8, 5, 7, 9)))
+                         for row in rows)
 
     def forward(self, x):
         size = 2 ** self.num_downs
@@ -156,41 +189,3 @@ class UNet(nn.Module):
         for block in self.up:                    # 1 -> 2 -> ... -> 128
             x = block(x, skips.pop() if self.skips else None)
         return F.tanh(self.final(x))             # (N, output_nc, 256, 256)
-
-    def blocks(self, size=256):
-        """One Block per layer as built, for a (N, input_nc, size, size) input."""
-        rows = []
-        for i, block in enumerate(self.down):    # outputs size/2, ..., size/2**num_downs
-            conv = block.conv
-            rows.append(Block(f"down[{i}]", f"C{conv.out_channels}", conv.in_channels,
-                              conv.out_channels, 0, size // 2 ** (i + 1), _norm_name(block), "-"))
-        for j, block in enumerate(list(self.up) + [self.final]):   # back up to size
-            conv, dropout = block.conv, block.dropout
-            is_final = block is self.final
-            skip = 0 if is_final or not self.skips else \
-                self.down[self.num_downs - 2 - j].conv.out_channels
-            rows.append(Block("final" if is_final else f"up[{j}]",
-                              f"C{'D' if dropout is not None else ''}{conv.in_channels}",
-                              conv.in_channels, conv.out_channels, skip,
-                              size // 2 ** (self.num_downs - 1 - j), _norm_name(block),
-                              dropout.p if dropout is not None else "-"))
-        return rows
-
-    def paper_spec(self):
-        """The appendix's notation for this network as built, e.g. for unet_256:
-        {"encoder": "C64-C128-C256-C512-C512-C512-C512-C512",
-         "decoder": "CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128"}."""
-        rows = self.blocks()
-        return {"encoder": "-".join(r.paper for r in rows[:self.num_downs]),
-                "decoder": "-".join(r.paper for r in rows[self.num_downs:])}
-
-    def layer_table(self, size=256):
-        """The per-layer table of the class docstring, for this network and input size."""
-        lines = [f"{'block':<9}{'paper':<8}{'channels':<17}{'output (C, H, W)':<19}"
-                 f"{'norm':<13}dropout"]
-        for r in self.blocks(size):
-            channels = f"{r.in_channels} -> {r.out_channels}" + (f" +{r.skip}" if r.skip else "")
-            output = str((r.out_channels + r.skip, r.size, r.size))
-            lines.append(f"{r.name:<9}{r.paper:<8}{channels:<17}{output:<19}{r.norm:<13}"
-                         f"{r.dropout}")
-        return "\n".join(lines)

@@ -1,0 +1,194 @@
+"""The exercise grader: a pytest plugin (registered by tests/conftest.py).
+
+    python -m pytest --exercise 5.1                 grade your stub of exercise 5.1
+    python -m pytest --exercise all --results r.json  every exercise, Gradescope's file
+    python -m pytest --wrong-solutions              instructors: prove the graders reject
+                                                    the catalogue in tests/wrong_solutions/
+
+A graded test is marked ``@pytest.mark.exercise("5.1", "running variance")``: the exercise
+and, in words a student can act on, the property it checks. Its ``implementation``
+fixture is the object under test: the library's, the student's stub with --exercise, or
+each wrong solution in turn with --wrong-solutions.
+"""
+import json
+from collections import defaultdict
+
+import pytest
+
+from lessons import exercises
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("exercises")
+    group.addoption("--exercise", action="append", default=[], metavar="ID",
+                    help="grade your solution of exercise ID (e.g. 3.2) in lessons/exercises/"
+                         ": runs only that exercise's tests, with your code; 'all' for all")
+    group.addoption("--results", default=None, metavar="FILE",
+                    help="with --exercise: write Gradescope's results.json to FILE")
+    group.addoption("--wrong-solutions", action="store_true",
+                    help="run every exercise's grader on the reference and on each known "
+                         "wrong solution (tests/wrong_solutions/): each must be rejected")
+
+
+def exercise_of(item):
+    marker = item.get_closest_marker("exercise")
+    return None if marker is None else marker.args[0]
+
+
+def property_of(item):
+    marker = item.get_closest_marker("exercise")
+    return marker.args[1] if len(marker.args) > 1 else item.originalname
+
+
+def _grading(config):
+    return bool(config.getoption("--exercise")) or config.getoption("--wrong-solutions")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "exercise(id, property): grades lesson exercise id")
+    if _grading(config):
+        if config.option.tbstyle == "auto":
+            config.option.tbstyle = "short"       # a student reads the assertion, not pytest
+        config.option.reportchars = ""            # the report below replaces the summary
+        config.pluginmanager.register(Grader(config), "exercise-grader")
+
+
+def pytest_generate_tests(metafunc):
+    """--wrong-solutions: run each graded test on the reference and every wrong one."""
+    if not metafunc.config.getoption("--wrong-solutions"):
+        return
+    marker = metafunc.definition.get_closest_marker("exercise")
+    if marker is None or "implementation" not in metafunc.fixturenames:
+        return
+    from tests.wrong_solutions import WRONG
+    candidates = ["reference"] + [w.__name__ for w in WRONG.get(marker.args[0], [])]
+    metafunc.parametrize("implementation", candidates, indirect=True, ids=candidates)
+
+
+@pytest.fixture
+def implementation(request):
+    """The object a test marked ``@pytest.mark.exercise("N.M", ...)`` checks."""
+    marker = request.node.get_closest_marker("exercise")
+    if marker is None:
+        raise RuntimeError('the implementation fixture needs @pytest.mark.exercise("N.M")')
+    name = marker.kwargs.get("name")
+    candidate = getattr(request, "param", None)
+    if candidate not in (None, "reference"):
+        from tests.wrong_solutions import WRONG
+        wrong = {w.__name__: w for w in WRONG[marker.args[0]]}[candidate]
+        return getattr(wrong, name) if name else wrong
+    student = bool(request.config.getoption("--exercise"))
+    return exercises.load(marker.args[0], student=student, name=name)
+
+
+class Grader:
+    """Selects the graded tests, records each outcome, and reports per exercise."""
+
+    def __init__(self, config):
+        self.config = config
+        self.chosen = config.getoption("--exercise") or ["all"]
+        self.outcomes = defaultdict(list)    # (exercise, candidate) -> [(property, passed)]
+        self.cupy_skipped = 0
+
+    def pytest_collection_modifyitems(self, config, items):
+        unknown = [c for c in self.chosen if c != "all" and c not in exercises.EXERCISES]
+        if unknown:
+            raise pytest.UsageError(f"unknown exercise {unknown}; known: "
+                                    f"{', '.join(exercises.EXERCISES)}")
+        import nn
+        keep, drop = [], []
+        for item in items:
+            exercise = exercise_of(item)
+            graded = exercise is not None and ("all" in self.chosen or exercise in self.chosen)
+            on_cupy = "[cupy" in item.name or "-cupy" in item.name
+            if graded and on_cupy and not nn.gpu_available():
+                self.cupy_skipped += 1
+                graded = False
+            (keep if graded else drop).append(item)
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" or report.outcome == "failed":
+            item = self._items.get(report.nodeid)
+            if item is None:
+                return
+            candidate = getattr(item, "callspec", None)
+            candidate = candidate.params.get("implementation", "reference") if candidate \
+                else "reference"
+            key = (exercise_of(item), candidate)
+            self.outcomes[key].append((property_of(item), report.passed))
+
+    def pytest_collection_finish(self, session):
+        self._items = {item.nodeid: item for item in session.items}
+
+    def summary(self):
+        """{exercise: ([failed properties], checks passed, checks run)}."""
+        result = {}
+        for (exercise, candidate), records in sorted(self.outcomes.items()):
+            if candidate == "reference":
+                failed = list(dict.fromkeys(p for p, ok in records if not ok))
+                result[exercise] = (failed, sum(ok for _, ok in records), len(records))
+        return result
+
+    def pytest_terminal_summary(self, terminalreporter):
+        write = terminalreporter.write_line
+        write("")
+        if self.cupy_skipped:
+            write(f"({self.cupy_skipped} CuPy checks not run: no GPU here; NumPy ones ran)")
+        if self.config.getoption("--wrong-solutions"):
+            self._report_catalogue(write)
+            return
+        summary = self.summary()
+        for exercise, (failed, passed, count) in summary.items():
+            write(f"Exercise {exercise}: {'NOT YET' if failed else 'PASSED'} "
+                  f"({passed}/{count} checks passed)")
+            for prop in failed:
+                write(f"  failed: {prop}")
+            if failed:
+                write(f"  reread: {exercises.EXERCISES[exercise].lesson}")
+        path = self.config.getoption("--results")
+        if path:
+            write_results(path, summary)
+            write(f"wrote {path}")
+
+    def _report_catalogue(self, write):
+        """Every wrong solution must fail a check, the reference none; else exit 1."""
+        problems = []
+        by_exercise = defaultdict(list)
+        for (exercise, candidate), records in sorted(self.outcomes.items()):
+            caught = [p for p, ok in records if not ok]
+            by_exercise[exercise].append((candidate, caught))
+            if candidate == "reference" and caught:
+                problems.append(f"the reference of {exercise} fails: {caught[0]}")
+            if candidate != "reference" and not caught:
+                problems.append(f"{exercise}: wrong solution {candidate} passes the grader")
+        for exercise, rows in by_exercise.items():
+            wrong = [(c, caught) for c, caught in rows if c != "reference"]
+            write(f"Exercise {exercise}: {len(wrong)} wrong solutions")
+            for candidate, caught in wrong:
+                write(f"  {candidate}: {'caught by ' + repr(caught[0]) if caught else 'NOT CAUGHT'}")
+        for problem in problems:
+            write(f"PROBLEM: {problem}")
+        self.catalogue_ok = not problems
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.config.getoption("--wrong-solutions"):
+            # Failing tests are the point here; the verdict is the catalogue's.
+            problems = [1 for (e, c), records in self.outcomes.items()
+                        if (c == "reference") == any(not ok for _, ok in records)]
+            session.exitstatus = 1 if problems else 0
+
+
+def write_results(path, summary):
+    """Gradescope's autograder results: one test per exercise, all or nothing."""
+    tests = []
+    for exercise, (failed, passed, count) in summary.items():
+        output = f"all {count} checks passed" if not failed else (
+            "failed: " + "; ".join(failed) + f". Reread {exercises.EXERCISES[exercise].lesson}.")
+        tests.append({"name": f"Exercise {exercise}", "score": 0.0 if failed else 1.0,
+                      "max_score": 1.0, "output": output})
+    results = {"score": sum(t["score"] for t in tests), "tests": tests}
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)

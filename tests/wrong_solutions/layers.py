@@ -1,0 +1,161 @@
+"""Wrong solutions of 6.1-6.3 (activations, dropout), 7.1 (UNetUp) and 8.1 (receptive field)."""
+import numpy as np
+
+import nn.functional as F
+from nn.ops.activations import Dropout, LeakyReLU, Sigmoid, Tanh
+from pix2pix.models.unet import UNetUp
+
+
+class LeakyBackwardSlopeOne(LeakyReLU):
+    """Backward passes the gradient through unchanged (slope 1 everywhere)."""
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class LeakyBackwardMaskInverted(LeakyReLU):
+    """The slope applied where x > 0 instead of where x <= 0."""
+    @staticmethod
+    def backward(ctx, grad):
+        (positive,) = ctx.saved
+        return grad * np.where(positive, ctx.slope, 1.0).astype(grad.dtype)
+
+
+class LeakyForgetsTheSlope(LeakyReLU):
+    """A plain ReLU forward and backward: the slope argument ignored."""
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        return LeakyReLU.forward(ctx, x, 0.0)
+
+
+class DropoutNotRescaled(Dropout):
+    """Zeros elements but does not scale the kept ones by 1 / (1 - p)."""
+    @staticmethod
+    def forward(ctx, x, p=0.5, generator=None):
+        return Dropout.forward(ctx, x, p, generator) * x.dtype.type(1 - p)
+
+
+class DropoutPIsKeep(Dropout):
+    """Reads p as the probability of keeping (cs231n's convention)."""
+    @staticmethod
+    def forward(ctx, x, p=0.5, generator=None):
+        return Dropout.forward(ctx, x, 1 - p if p > 0 else p, generator)
+
+
+class DropoutFreshMaskInBackward(Dropout):
+    """Draws a new mask in backward instead of reusing the forward's."""
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved
+        return grad * np.random.default_rng(123).permutation(mask.reshape(-1)).reshape(mask.shape)
+
+
+class TanhBackwardNotSquared(Tanh):
+    """d tanh / dx = 1 - y instead of 1 - y^2."""
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad * (1 - out)
+
+
+class SigmoidNaive(Sigmoid):
+    """1 / (1 + exp(-x)): overflows (and warns) for x = -1000."""
+    @staticmethod
+    def forward(ctx, x):
+        out = 1 / (1 + np.exp(-x))
+        ctx.save_for_backward(out)
+        return out
+
+
+class SigmoidBackwardWithoutOneMinus(Sigmoid):
+    """d sigmoid / dx = y instead of y (1 - y)."""
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad * out
+
+
+class TanhFromSigmoidOffByTwo(Tanh):
+    """tanh(x) written as 2 sigmoid(x) - 1 (it is 2 sigmoid(2x) - 1)."""
+    @staticmethod
+    def forward(ctx, x):
+        out = 2 / (1 + np.exp(-x)) - 1
+        ctx.save_for_backward(out)
+        return out
+
+
+# 6.3 grades Tanh and Sigmoid: a wrong solution provides both (one of them wrong).
+def _pair(name, tanh, sigmoid, doc):
+    return type(name, (), {"Tanh": tanh, "Sigmoid": sigmoid, "__doc__": doc,
+                           "apply": tanh.apply, "__name__": name})
+
+
+WRONG_6_3 = [
+    _pair("TanhBackwardNotSquared", TanhBackwardNotSquared, Sigmoid, TanhBackwardNotSquared.__doc__),
+    _pair("SigmoidNaive", Tanh, SigmoidNaive, SigmoidNaive.__doc__),
+    _pair("SigmoidBackwardWithoutOneMinus", Tanh, SigmoidBackwardWithoutOneMinus,
+          SigmoidBackwardWithoutOneMinus.__doc__),
+    _pair("TanhFromSigmoidOffByTwo", TanhFromSigmoidOffByTwo, Sigmoid,
+          TanhFromSigmoidOffByTwo.__doc__),
+]
+
+
+class UNetUpSkipLast(UNetUp):
+    """Concatenates the skip after the up-path instead of before."""
+    def forward(self, x, skip=None):
+        y = UNetUp.forward(self, x, None)
+        return F.cat([y, skip], dim=1) if skip is not None else y
+
+
+class UNetUpLeakyReLU(UNetUp):
+    """A leaky ReLU (the encoder's) before the conv instead of the decoder's plain ReLU."""
+    def forward(self, x, skip=None):
+        x = self.conv(F.leaky_relu(x, 0.2))
+        if self.norm is not None:
+            x = self.norm(x)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return F.cat([skip, x], dim=1) if skip is not None else x
+
+
+class UNetUpReLUAfterTheConv(UNetUp):
+    """ReLU after the transposed conv and norm, not before the conv."""
+    def forward(self, x, skip=None):
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        x = F.relu(x)
+        return F.cat([skip, x], dim=1) if skip is not None else x
+
+
+def receptive_field_off_by_one(layers):
+    """(r - 1) * s + k - 1 per layer."""
+    field = 1
+    for k, s in reversed(list(layers)):
+        field = (field - 1) * s + k - 1
+    return max(field, 1)
+
+
+def receptive_field_forward_order(layers):
+    """Walks the layers first to last instead of last to first."""
+    field = 1
+    for k, s in layers:
+        field = (field - 1) * s + k
+    return field
+
+
+def receptive_field_ignores_stride(layers):
+    """Adds k - 1 per layer, as if every stride were 1."""
+    return 1 + sum(k - 1 for k, _ in layers)
+
+
+WRONG = {
+    "6.1": [LeakyBackwardSlopeOne, LeakyBackwardMaskInverted, LeakyForgetsTheSlope],
+    "6.2": [DropoutNotRescaled, DropoutPIsKeep, DropoutFreshMaskInBackward],
+    "6.3": WRONG_6_3,
+    "7.1": [UNetUpSkipLast, UNetUpLeakyReLU, UNetUpReLUAfterTheConv],
+    "8.1": [receptive_field_off_by_one, receptive_field_forward_order,
+            receptive_field_ignores_stride],
+}
