@@ -84,6 +84,9 @@ def _grading(config):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "exercise(id, property): grades lesson exercise id")
+    if config.getoption("--results") and not config.getoption("--exercise"):
+        raise pytest.UsageError("--results needs --exercise ID (or --exercise all): it writes "
+                                "the scores of the exercises graded")
     if config.getoption("--candidate"):
         if not config.getoption("--exercise"):
             raise pytest.UsageError("--candidate needs --exercise ID (the exercise to grade)")

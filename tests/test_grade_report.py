@@ -100,8 +100,9 @@ def test_results_json_in_gradescope_format(graded):
     (["--exercise", "5.1", "--candidate", "5.1=NoSuchMistake"], "BatchNormEvalWithoutSqrt"),
     (["--exercise", "5.1", "--candidate", "5.7=reference"], "ID=NAME with ID one of"),
     (["--candidate", "5.1=reference"], "--candidate needs --exercise"),
+    (["--results=r.json"], "--results needs --exercise"),
 ])
-def test_a_misspelt_candidate_is_refused_naming_the_known_ones(args, message):
+def test_misused_grading_options_are_refused_saying_why(args, message):
     run = grade(*args, "tests/test_grade_exercises.py")
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
     assert message in run.stderr
