@@ -91,6 +91,27 @@ class BatchNorm2d(Module):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
+class InstanceNorm2d(Module):
+    """Normalise each (sample, channel) plane of (N, C, H, W) over H, W.
+
+    PyTorch's defaults: affine=False (no learned scale and shift, the port's choice for
+    --norm instance) and no running statistics, so train and eval compute the same.
+    """
+
+    def __init__(self, num_features, eps=1e-5, affine=False, dtype=np.float32):
+        super().__init__()
+        self.num_features, self.eps, self.affine = num_features, eps, affine
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+
+    def forward(self, x):
+        _check_input(self, x, self.num_features)
+        return F.instance_norm(x, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+
+
 class ReLU(Module):
     def forward(self, x):
         return F.relu(x)

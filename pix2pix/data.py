@@ -1,10 +1,12 @@
 """Aligned A|B image pairs (CMP Facades layout) and the paper's random jitter.
 
-Each file holds one pair side by side: left half = A (photo for facades), right half = B
-(label map). Training jitter (paper Sec. 3 / 6.2, PyTorch port): resize each half to
-load_size x load_size (bicubic), take the same random crop_size crop and the same random
-horizontal flip of both halves. Test time: resize to crop_size, no crop, no flip.
-Pixels are scaled to [-1, 1] to match the generator's Tanh output.
+Each file holds one pair side by side, split at w/2 as in the official port: left half = A
+(photo for facades), right half = B (label map); any width works. Training jitter (paper
+Sec. 3 / 6.2, PyTorch port, --preprocess resize_and_crop): resize each half to load_size x
+load_size (bicubic), take the same random crop_size crop and the same random horizontal
+flip of both halves. Test time: resize to crop_size, no crop, no flip. The port's other
+--preprocess modes are in preprocess.py. Pixels are scaled to [-1, 1] to match the
+generator's Tanh output; a half for a 1-channel side (--input_nc / --output_nc 1) is grey.
 """
 import re
 import sys
@@ -13,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
+
+from . import preprocess as prep
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -60,10 +64,10 @@ def _to_rgb(img):
 
 
 def load_ab_image(path):
-    """Open one A|B file and return it as a fully decoded PIL RGB image of size (2h, h).
+    """Open one A|B file and return it as a fully decoded PIL RGB image (w, h), w >= 2.
 
     Raises DataError (naming the path, the reason and the fix) for empty, truncated,
-    unreadable or non-image files, directories, and images whose width is not 2 x height.
+    unreadable or non-image files, directories, and images too narrow to split.
     """
     return load_image(path, pair=True)
 
@@ -83,9 +87,9 @@ def load_image(path, pair=False):
     try:
         with Image.open(path) as img:
             w, h = img.size
-            if pair and w != 2 * h:
-                raise _bad(path, f"expected an A|B pair: width = 2 x height, got {w}x{h}; "
-                                 "each file must hold the photo (left) and the label map (right)")
+            if pair and w < 2:
+                raise _bad(path, f"expected an A|B pair side by side, got {w}x{h}: too narrow "
+                                 "to split; each file must hold A (left) and B (right)")
             img.load()  # full decode: truncated JPEGs only fail here
             return _to_rgb(img)
     except DataError:
@@ -107,16 +111,18 @@ def _missing_folder_error(folder):
         f"dataset folder not found: {folder}\n"
         "Get the facades data with `python -m pix2pix.download facades` "
         "(or `python -m pix2pix.download facades --link` to link a local copy),\n"
-        f"or put A|B images (photo left, label map right, width = 2 x height) into {folder}/",
+        f"or put A|B images (photo left, label map right, side by side) into {folder}/,\n"
+        f"or the two halves as same-named files in {Path(folder).parent}/A/{Path(folder).name}/ "
+        f"and {Path(folder).parent}/B/{Path(folder).name}/",
         path=str(folder), reason="missing folder")
 
 
-def scan_dataset(root, split, skip_bad_files=False):
+def scan_dataset(root, split, skip_bad_files=False, sizes=None):
     """Check every file in root/split before training starts; return the good paths.
 
     Returns a naturally sorted list of Path. Bad files (anything that is not a readable A|B
     image) raise one DataError listing them all, or with skip_bad_files are left out with
-    a warning on stderr.
+    a warning on stderr. sizes: a dict that receives {path: (w, h)} of the good files.
     """
     folder = Path(root) / split
     if not folder.is_dir():
@@ -127,19 +133,23 @@ def scan_dataset(root, split, skip_bad_files=False):
                         f"Put A|B images (photo left, label map right) into {folder}/",
                         path=str(folder), reason="empty folder")
 
-    return check_images(entries, folder, skip_bad_files, load_ab_image, "A|B images")
+    return check_images(entries, folder, skip_bad_files, load_ab_image, "A|B images", sizes)
 
 
-def check_images(paths, folder, skip_bad_files=False, load=load_ab_image, what="images"):
+def check_images(paths, folder, skip_bad_files=False, load=load_ab_image, what="images",
+                 sizes=None):
     """The paths that ``load`` reads; bad files raise one DataError listing them all, or
-    with skip_bad_files are left out with a warning on stderr."""
+    with skip_bad_files are left out with a warning on stderr. sizes: a dict that receives
+    {path: (w, h)} of the good files."""
     good, bad = [], []
     # delay=1: a bar only appears when the scan is slow enough to need one.
     for path in tqdm(paths, desc=f"checking {folder}", unit="file", delay=1.0,
                      disable=None, leave=False):
         try:
-            load(path)
+            size = load(path).size
             good.append(path)
+            if sizes is not None:
+                sizes[path] = size
         except DataError as err:
             bad.append(err)
 
@@ -168,8 +178,9 @@ def jitter_params(rng, load_size, crop_size, no_flip=False):
 
 
 def to_array(img):
-    """PIL RGB image -> (3, H, W) float32 in [-1, 1]."""
-    return (np.asarray(img, dtype=np.float32) / 127.5 - 1.0).transpose(2, 0, 1)
+    """PIL RGB image -> (3, H, W) float32 in [-1, 1]; a grey ("L") image -> (1, H, W)."""
+    arr = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
 def transform_half(img, size, x=0, y=0, crop_size=None, flip=False):
@@ -193,41 +204,59 @@ def split_ab(img):
 
 
 def make_pair(ab_img, direction="BtoA", train=True, load_size=286, crop_size=256,
-              no_flip=False, rng=None):
+              no_flip=False, rng=None, **options):
     """Jitter an A|B image and orient it so that A is the network input.
 
-    Returns (A, B), each (3, crop_size, crop_size) float32 in [-1, 1].
+    Returns (A, B), each (C, crop_size, crop_size) float32 in [-1, 1] with the default
+    --preprocess resize_and_crop (C = 3, or 1 for a grey side). options: see
+    transform_pair (preprocess, input_nc, output_nc, test_load_size).
+    """
+    a_img, b_img = split_ab(ab_img)
+    return transform_pair(a_img, b_img, direction, train, load_size, crop_size, no_flip, rng,
+                          **options)
+
+
+def transform_pair(a_img, b_img, direction="BtoA", train=True, load_size=286, crop_size=256,
+                   no_flip=False, rng=None, preprocess="resize_and_crop", input_nc=3,
+                   output_nc=3, test_load_size=None):
+    """(input, target) arrays of the halves A and B, as ``preprocess`` says.
+
+    Training draws one crop and flip for both halves (from A's size, as the port does), so
+    they stay aligned. Test time: resize to test_load_size (default crop_size, the port's
+    test default), centre crop, no flip. A side with 1 channel is converted to grey.
     """
     if direction not in ("AtoB", "BtoA"):
         raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-    a_img, b_img = split_ab(ab_img)
     if train:
         rng = np.random.default_rng() if rng is None else rng
-        x, y, flip = jitter_params(rng, load_size, crop_size, no_flip)
-        # The same (x, y, flip) for both halves keeps input and target aligned.
-        a = transform_half(a_img, load_size, x, y, crop_size, flip)
-        b = transform_half(b_img, load_size, x, y, crop_size, flip)
+        params = prep.draw_params(rng, a_img.size, preprocess, load_size, crop_size, no_flip)
     else:
-        a = transform_half(a_img, crop_size)
-        b = transform_half(b_img, crop_size)
-    return (b, a) if direction == "BtoA" else (a, b)
+        load_size = test_load_size or crop_size
+        params = prep.centre_params(a_img.size, preprocess, load_size, crop_size)
+    source, target = (b_img, a_img) if direction == "BtoA" else (a_img, b_img)
+    return tuple(to_array(prep.apply(img, preprocess, load_size, crop_size, params,
+                                     grayscale=channels == 1))
+                 for img, channels in ((source, input_nc), (target, output_nc)))
 
 
 # ----------------------------------------------------------------------------- dataset
 
 class AlignedDataset:
-    """Folder root/split of A|B images.
+    """Folder root/split of A|B images (or root/A/split + root/B/split of halves).
 
-    get(i) returns dict(A=(3, crop, crop) float32 in [-1, 1], B=same, path=str), where A is
+    get(i) returns dict(A=(C, crop, crop) float32 in [-1, 1], B=same, path=str), where A is
     the network input after applying direction (BtoA: A = right half, B = left half).
+    preprocess, input_nc, output_nc, test_load_size: see transform_pair. size_multiple:
+    every output side must be a multiple of it (the U-Net's 2**depth), checked up front.
     """
 
     def __init__(self, root, split="train", direction="BtoA", load_size=286, crop_size=256,
-                 no_flip=False, train=True, skip_bad_files=False):
+                 no_flip=False, train=True, skip_bad_files=False, preprocess="resize_and_crop",
+                 input_nc=3, output_nc=3, size_multiple=1, test_load_size=None):
+        from .datasets import check_preprocess, check_sizes, scan_pairs  # imports this module
         if direction not in ("AtoB", "BtoA"):
             raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-        if train and crop_size > load_size:
-            raise ValueError(f"crop_size ({crop_size}) must be <= load_size ({load_size})")
+        check_preprocess(preprocess, load_size, crop_size, train)
         self.root = Path(root)
         self.split = split
         self.direction = direction
@@ -235,17 +264,23 @@ class AlignedDataset:
         self.crop_size = crop_size
         self.no_flip = no_flip
         self.train = train
-        self.paths = scan_dataset(root, split, skip_bad_files)
+        self.options = dict(preprocess=preprocess, input_nc=input_nc, output_nc=output_nc,
+                            test_load_size=test_load_size)
+        self.paths, half_sizes = scan_pairs(root, split, skip_bad_files)
+        self.output_sizes = check_sizes(half_sizes, preprocess, load_size if train else
+                                        (test_load_size or crop_size), crop_size, size_multiple)
 
     def __len__(self):
         return len(self.paths)
 
     def get(self, index, rng=None):
         """Load item index; rng (np.random.Generator) drives the jitter when training."""
-        path = self.paths[index]
-        a, b = make_pair(load_ab_image(path), self.direction, self.train, self.load_size,
-                         self.crop_size, self.no_flip, rng)
-        return {"A": a, "B": b, "path": str(path)}
+        from .datasets import load_halves
+        entry = self.paths[index]
+        a_img, b_img = load_halves(entry)
+        a, b = transform_pair(a_img, b_img, self.direction, self.train, self.load_size,
+                              self.crop_size, self.no_flip, rng, **self.options)
+        return {"A": a, "B": b, "path": str(entry[0] if isinstance(entry, tuple) else entry)}
 
     def __getitem__(self, index):
         return self.get(index)

@@ -6,6 +6,9 @@ in a configuration that trains in reasonable time on a laptop CPU (see README).
 import argparse
 import sys
 
+from .port_options import (add_port_common_options, add_port_train_options, given_options,
+                           resolve_direction, resolve_port_options)
+
 # A smaller model on smaller images: ~1/16 of the arithmetic of the paper's configuration.
 PRESETS = {
     "paper": {},
@@ -23,14 +26,15 @@ def add_model_options(p):
                    "receptive field 16, 34, 70, 142, 286")
     g.add_argument("--ngf", type=int, default=64, help="generator width (first conv filters)")
     g.add_argument("--ndf", type=int, default=64, help="discriminator width")
-    g.add_argument("--norm", default="batch", choices=["batch", "none"])
+    g.add_argument("--norm", default="batch", choices=["batch", "instance", "none"],
+                   help="instance: per-image statistics, no learned scale (the port's)")
     g.add_argument("--no_dropout", action="store_true", help="no dropout in G (no noise z)")
     g.add_argument("--dropout_placement", default="paper", choices=["paper", "pytorch"],
                    help="paper: first three decoder layers; pytorch: the official port's")
     g.add_argument("--no_skips", action="store_true",
                    help="cut the U-Net skips: the paper's encoder-decoder ablation")
-    g.add_argument("--input_nc", type=int, default=3)
-    g.add_argument("--output_nc", type=int, default=3)
+    g.add_argument("--input_nc", type=int, default=3, help="1: the input half is read as grey")
+    g.add_argument("--output_nc", type=int, default=3, help="1: the target half is read as grey")
 
 
 def add_data_options(p):
@@ -38,8 +42,10 @@ def add_data_options(p):
     g.add_argument("--dataroot", default="datasets/facades",
                    help="folder with <split>/ subfolders of A|B images; 'synthetic' for a "
                         "generated facade-like set that needs no download")
-    g.add_argument("--direction", default="BtoA", choices=["AtoB", "BtoA"],
-                   help="facades: BtoA = labels (right half) -> photo (left half)")
+    g.add_argument("--direction", default=None, choices=["AtoB", "BtoA"],
+                   help="AtoB: left half -> right half. Default: the data set's usual way "
+                        "(facades, cityscapes: BtoA = labels -> photo; edges2*, maps, "
+                        "night2day: AtoB), else AtoB; printed at the start")
     g.add_argument("--load_size", type=int, default=286, help="resize to this, then crop")
     g.add_argument("--crop_size", type=int, default=256, help="random crop (test: resize)")
     g.add_argument("--no_flip", action="store_true", help="no random horizontal flip")
@@ -86,7 +92,21 @@ def train_parser():
                    help="stop after this many iterations in all (smoke tests)")
     g.add_argument("--num_samples", type=int, default=4, help="val images in the sample grid")
     g.add_argument("--no_progress", action="store_true", help="no progress bar")
+    add_port_common_options(p)
+    add_port_train_options(p)
     return p
+
+
+def parse_train_options(argv=None):
+    """(options, lines to print at the start): the preset, the port's names, the direction
+    and every range check applied."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = train_parser()
+    opt = resolve_preset(parser, argv)
+    given = given_options(parser, argv)
+    notes = resolve_port_options(opt, given, train=True)
+    notes.append(resolve_direction(opt, given))
+    return validate(opt), notes
 
 
 def resolve_preset(parser, argv=None):
@@ -106,12 +126,14 @@ def validate(opt):
     """Refuse impossible combinations up front, each with the fix."""
     from .models.networks import unet_depth
     errors = []
-    if opt.crop_size > opt.load_size:
+    mode = getattr(opt, "preprocess", "resize_and_crop")
+    cropping = mode.endswith("crop")
+    if opt.crop_size > opt.load_size and mode in ("resize_and_crop", "scale_width_and_crop"):
         errors.append(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
                       f"set --load_size >= crop_size (the paper: 286 and 256)")
     try:
         depth = unet_depth(opt.netG)
-        if opt.crop_size % (2 ** depth):
+        if cropping and opt.crop_size % (2 ** depth):
             errors.append(f"--netG {opt.netG} halves the image {depth} times, so --crop_size "
                           f"must be a multiple of {2 ** depth}; got {opt.crop_size}. Use "
                           f"--netG unet_{opt.crop_size} or --crop_size {2 ** depth}")
@@ -136,7 +158,7 @@ RANGES = {
     "seed": (0, 2**32 - 1), "load_size": (1, None), "crop_size": (1, None),
     "batch_size": (1, None), "n_epochs": (0, None), "n_epochs_decay": (0, None),
     "save_epoch_freq": (1, None), "max_iters": (1, None), "max_dataset_size": (1, None),
-    "num_samples": (0, None), "num_test": (1, None),
+    "num_samples": (1, None), "num_test": (1, None),
 }
 
 

@@ -18,18 +18,20 @@ Safety: unpickling calls whatever global the file names, so a ``.pth`` file can 
 names a state dict needs, each mapped to our own NumPy code; any other global raises
 ``UnsafeCheckpointError`` before anything has run. torch is never imported.
 
-Bounds, checked before anything large or deep is built: the zip may not claim much more
-data than the file holds (``nn.serialization.check_zip_sizes``); the pickle's containers may
-nest at most ``MAX_NESTING`` deep (a state dict needs about 5; CPython crashes hashing a
-tuple nested 100,000 deep); every tensor must fit in its storage without overlapping
-itself (no stride-0 views that turn one float into 20000 x 20000 of them).
+Size: a small file must not make large arrays. Before unpickling, the opcodes are
+checked (pickle_shape: at most MAX_NESTING deep, string keys) and the zip's members may
+not claim much more than the file's size (nn.serialization.check_zip_sizes; torch stores
+them uncompressed). Each tensor must be a non-overlapping view inside its storage (no stride
+0 broadcasting one number to a 20000x20000 array), and all tensors together at most
+MAX_VIEW_RATIO times their storages (views of one storage, such as tied weights, are
+each copied).
 """
 import io
 import itertools
 import math
 import os
 import pickle
-import pickletools
+import reprlib
 import struct
 import sys
 import zipfile
@@ -38,9 +40,10 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from nn.serialization import atomic_write, check_zip_sizes
+from nn.serialization import UnsafeArchiveError, atomic_write, check_zip_sizes
 
 from .checkpoint import CheckpointError  # the project's one "unreadable checkpoint" error
+from .pickle_shape import MAX_NESTING, PickleShapeError, check_pickle_shape
 
 __all__ = ["load_pth", "save_pth", "CheckpointError", "UnsafeCheckpointError"]
 
@@ -59,9 +62,10 @@ _STORAGE_DTYPES = {
 }
 _STORAGE_FOR_DTYPE = {np.dtype(d): n for n, d in _STORAGE_DTYPES.items() if n != "BFloat16Storage"}
 _NESTED_KEYS = ("state_dict", "model", "netG")  # where training checkpoints keep the weights
-# A state dict is a dict (1) of tensors, each rebuilt from an args tuple (2) holding a
-# storage id tuple (3); a training checkpoint nests that a level or two deeper.
-MAX_NESTING = 32
+MAX_VIEW_RATIO = 4     # bytes of tensors made per byte of storage read, beyond VIEW_SLACK
+VIEW_SLACK = 1 << 20
+_short = reprlib.Repr()  # error messages show a few items of what the file holds, not all
+_short.maxlevel, _short.maxstring, _short.maxother = 3, 60, 60
 
 
 # Immutable (a tuple), so the pickle's BUILD opcode cannot change a storage type's dtype.
@@ -77,23 +81,37 @@ def _ints(xs):
     return isinstance(xs, (tuple, list)) and all(type(x) is int and x >= 0 for x in xs)
 
 
+def _overlaps(size, stride):
+    """True if two elements of the view share memory: a stride of 0 (broadcast), or
+    strides that do not step over the dimensions below them. Dimensions of size 1 never
+    move, so their stride does not matter (torch writes any number there)."""
+    span = 1  # elements covered by the dimensions with smaller strides
+    for n, s in sorted(((n, s) for n, s in zip(size, stride) if n > 1), key=lambda d: d[1]):
+        if s < span:
+            return True
+        span = s * (n - 1) + span
+    return False
+
+
 def _rebuild_tensor(storage, storage_offset, size, stride):
     """View `storage` (a 1-D array) with torch's geometry and copy it into a fresh array."""
     if not (type(storage_offset) is int and storage_offset >= 0 and _ints(size)
             and _ints(stride) and len(size) == len(stride)) or not isinstance(storage, np.ndarray):
-        raise CheckpointError(f"invalid tensor geometry: offset={storage_offset!r}, "
-                              f"size={size!r}, stride={stride!r} (corrupt file)")
+        raise CheckpointError(f"invalid tensor geometry: offset={_short.repr(storage_offset)}, "
+                              f"size={_short.repr(size)}, stride={_short.repr(stride)} "
+                              "(corrupt file)")
     size, stride = tuple(size), tuple(stride)
     if 0 in size:
         return np.zeros(size, storage.dtype)
+    if _overlaps(size, stride):
+        raise CheckpointError(f"tensor of size {size} with stride {stride} reuses its elements "
+                              f"(stride 0 or overlapping strides), which would make "
+                              f"{math.prod(size):,} elements from a storage of {storage.size:,}; "
+                              "a saved state dict never does that (crafted or corrupt file)")
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= storage.size:
         raise CheckpointError(f"tensor (offset {storage_offset}, size {size}, stride {stride}) "
                               f"reaches past its storage of {storage.size} elements (corrupt file)")
-    if math.prod(size) > storage.size - storage_offset:
-        raise CheckpointError(f"tensor of size {size} has {math.prod(size)} elements but its "
-                              f"storage holds {storage.size} from offset {storage_offset}: "
-                              "overlapping strides would multiply the data (crafted file?)")
     view = np.lib.stride_tricks.as_strided(
         storage[storage_offset:], shape=size,
         strides=tuple(s * storage.itemsize for s in stride), writeable=False)
@@ -116,8 +134,16 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):  # a saved nn.Param
     return data
 
 
+def _empty_ordered_dict(*args):
+    """torch writes OrderedDict() and then its items; OrderedDict(pairs) would hash keys
+    that the opcode check did not see as dict keys."""
+    if args:
+        raise CheckpointError("OrderedDict(...) is called with arguments; a state dict never is")
+    return OrderedDict()
+
+
 _ALLOWED = {
-    "collections.OrderedDict": OrderedDict,
+    "collections.OrderedDict": _empty_ordered_dict,
     "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2,
     "torch._utils._rebuild_tensor": _rebuild_tensor,          # files from old torch versions
     "torch._utils._rebuild_parameter": _rebuild_parameter,
@@ -130,6 +156,9 @@ class _StateDictUnpickler(pickle.Unpickler):
         super().__init__(io.BytesIO(data))
         self._zf, self._prefix, self._byteorder, self._path = zf, prefix, byteorder, path
         self._storages = {}  # key -> 1-D array: each data/<key> is read once
+        storage_bytes = sum(i.file_size for i in zf.infolist()
+                            if i.filename.startswith(f"{prefix}/data/"))
+        self._budget = MAX_VIEW_RATIO * storage_bytes + VIEW_SLACK  # bytes of tensors left
 
     def find_class(self, module, name):
         target = _ALLOWED.get(f"{module}.{name}")
@@ -137,16 +166,29 @@ class _StateDictUnpickler(pickle.Unpickler):
             raise UnsafeCheckpointError(
                 f"{self._path}: refusing to load: the pickle asks for the global "
                 f"'{module}.{name}'. The file is not a plain state dict and will not be executed.")
-        if callable(target) and target is not OrderedDict:
+        if callable(target):
             # A fresh wrapper, so a BUILD opcode can't set attributes (__defaults__...) on ours.
+            if target in (_rebuild_tensor_v2, _rebuild_tensor):
+                return lambda *args: self._count(target(*args))
             return lambda *args: target(*args)
         return target
+
+    def _count(self, result):
+        """Charge each new tensor to the budget. Each is at most its storage (no overlaps),
+        so the memory made stays within the budget plus one storage."""
+        if isinstance(result, np.ndarray):
+            self._budget -= result.nbytes
+            if self._budget < 0:
+                raise CheckpointError(
+                    f"the tensors add up to more than {MAX_VIEW_RATIO}x the bytes of their "
+                    "storages (many views of one storage); a saved state dict never does that")
+        return result
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
                 and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)
                 and type(pid[4]) is int and pid[4] >= 0):
-            raise CheckpointError(f"unsupported persistent id {pid!r}")
+            raise CheckpointError(f"unsupported persistent id {_short.repr(pid)}")
         _, stype, key, _location, numel = pid
         if key not in self._storages:
             info = self._zf.getinfo(f"{self._prefix}/data/{key}")
@@ -161,77 +203,6 @@ class _StateDictUnpickler(pickle.Unpickler):
                 raw = (raw.astype(np.uint32) << 16).view(np.float32)
             self._storages[key] = raw
         return self._storages[key]
-
-
-# Opcodes that add the items above them to the container below (which stays on the stack).
-_FILL_OPS = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
-
-
-def _check_pickle_nesting(data, path):
-    """Refuse a pickle whose containers nest deeper than MAX_NESTING, before unpickling.
-
-    Walks the opcodes and tracks, for every value on the pickle machine's stack (and in
-    its memo), how deeply nested it is: a container is one deeper than what it holds.
-    """
-    mark = object()
-    stack, memo = [], {}
-
-    def pop_to_mark():
-        items = []
-        while stack and stack[-1] is not mark:
-            items.append(stack.pop())
-        if not stack:
-            raise CheckpointError(f"{path}: corrupt pickle (stack underflow)")
-        stack.pop()
-        return items
-
-    def pop(n):
-        if len(stack) < n or mark in stack[len(stack) - n:]:
-            raise CheckpointError(f"{path}: corrupt pickle (stack underflow)")
-        items = stack[len(stack) - n:]
-        del stack[len(stack) - n:]
-        return items
-
-    for op, arg, _pos in pickletools.genops(data):
-        name, before = op.name, op.stack_before
-        if name == "MARK":
-            stack.append(mark)
-            continue
-        if name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
-            memo[len(memo) if name == "MEMOIZE" else arg] = stack[-1] if stack else 0
-            continue
-        if name in ("GET", "BINGET", "LONG_BINGET"):
-            stack.append(memo.get(arg, 0))
-            continue
-        if name == "STOP":
-            break
-        items = pop_to_mark() if pickletools.markobject in before else []
-        items += pop(len([b for b in before if b not in (pickletools.markobject,
-                                                          pickletools.stackslice)]))
-        if name in _FILL_OPS:                  # items[-1] is the container being filled
-            container, added = items[-1], items[:-1]
-            depth = max([container] + [d + 1 for d in added])
-        else:
-            depth = 1 + max(items) if items else int(name.startswith("EMPTY_"))
-        if depth > MAX_NESTING:
-            raise CheckpointError(f"{path}: the pickle nests containers more than "
-                                  f"{MAX_NESTING} deep; a state dict never does (crafted file?)")
-        stack += [depth] * len(op.stack_after)
-
-
-def _check_keys(obj, path):
-    """Every dict in the (depth-bounded) object has string keys, as a state dict does."""
-    todo = [obj]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, dict):
-            bad = [k for k in item if not isinstance(k, str)]
-            if bad:
-                raise CheckpointError(f"{path}: a dict in the file has a non-string key of type "
-                                      f"{type(bad[0]).__name__}; state dict keys are strings")
-            todo += item.values()
-        elif isinstance(item, (list, tuple)):
-            todo += item
 
 
 def _is_state_dict(obj):
@@ -266,16 +237,20 @@ def load_pth(path, key: Optional[str] = None) -> "OrderedDict[str, np.ndarray]":
             if len(pkls) != 1:
                 raise CheckpointError(f"expected one <folder>/data.pkl in the zip, found {pkls}")
             prefix = pkls[0].split("/")[0]
+            check_zip_sizes(zf, path)
             order = b"little"
             if f"{prefix}/byteorder" in zf.namelist():
                 order = zf.read(f"{prefix}/byteorder")
             if order not in (b"little", b"big"):
-                raise CheckpointError(f"unknown byteorder {order!r}")
-            check_zip_sizes(zf, path)
-            pickled = zf.read(pkls[0])
-            _check_pickle_nesting(pickled, path)
-            obj = _StateDictUnpickler(pickled, zf, prefix, order.decode(), path).load()
-            _check_keys(obj, path)
+                raise CheckpointError(f"unknown byteorder {_short.repr(order)}")
+            data = zf.read(pkls[0])
+            check_pickle_shape(data)
+            obj = _StateDictUnpickler(data, zf, prefix, order.decode(), path).load()
+    except PickleShapeError as e:
+        raise CheckpointError(f"{path}: refusing to load: its data.pkl {e}, which a state dict "
+                              "never does (crafted or corrupt file); nothing was built") from e
+    except UnsafeArchiveError as e:
+        raise CheckpointError(str(e)) from e
     except CheckpointError as e:  # says what is wrong; make sure it names the file
         if path in str(e):
             raise

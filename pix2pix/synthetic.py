@@ -109,7 +109,7 @@ class SyntheticFacades:
     """
 
     def __init__(self, n=8, size=64, seed=0, direction="BtoA", train=True, load_size=None,
-                 crop_size=None, no_flip=False):
+                 crop_size=None, no_flip=False, **pair_options):
         self.n = n
         self.size = size
         self.seed = seed
@@ -118,6 +118,8 @@ class SyntheticFacades:
         self.load_size = int(size * 286 / 256 + 0.5) if load_size is None else load_size
         self.crop_size = size if crop_size is None else crop_size
         self.no_flip = no_flip
+        self.pair_options = pair_options  # data.transform_pair's: preprocess, input_nc, ...
+        self.output_sizes = {(self.crop_size, self.crop_size)}
         self._cache = {}
 
     def __len__(self):
@@ -129,7 +131,7 @@ class SyntheticFacades:
         if index not in self._cache:
             self._cache[index] = make_ab_image(index, self.size, self.seed)
         a, b = make_pair(self._cache[index], self.direction, self.train, self.load_size,
-                         self.crop_size, self.no_flip, rng)
+                         self.crop_size, self.no_flip, rng, **self.pair_options)
         return {"A": a, "B": b, "path": f"synthetic/seed{self.seed}/{index + 1}.png"}
 
     def __getitem__(self, index):

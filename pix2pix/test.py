@@ -7,6 +7,8 @@
 
 By default G runs as the paper does at test time: dropout on and BatchNorm on the test
 image's own statistics. --eval uses the running statistics and no dropout instead.
+Options not given come from the checkpoint; one given with another value is used
+(--crop_size, --preprocess, --load_size) or refused (G's shapes, --direction), and said so.
 """
 import argparse
 import json
@@ -18,18 +20,24 @@ from PIL import Image
 from tqdm import tqdm
 
 import nn
+from nn.serialization import atomic_write
 from .checkpoint import CheckpointError, disk_error_message, read_checkpoint
-from .data import (AlignedDataset, DataError, IMG_EXTENSIONS, check_images, load_image,
-                   natural_key, to_array)
+from .color import as_pictures
+from .data import DataError
+from .datasets import SingleDataset, build_dataset
+from .finetune import snapshot_path
 from .metrics import evaluate_pairs
 from .pix2pix_model import paper_inference
 from .models import define_G
+from .models.networks import unet_depth
 from .options import add_data_options, add_model_options, range_errors
-from .visualize import save_image, write_gallery
+from .port_options import (add_port_common_options, default_direction, given_options,
+                           reconcile_with_checkpoint, resolve_port_options)
+from .visualize import save_image, tensor_to_image, write_gallery
 
 
 def test_parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--name", default="facades_label2photo")
     p.add_argument("--checkpoints_dir", default="checkpoints")
@@ -46,27 +54,49 @@ def test_parser():
                    "statistics, no dropout (the paper keeps both as in training)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0, help="seeds the dropout noise")
+    p.add_argument("--aspect_ratio", type=float, default=1.0, help="saved pictures: width x "
+                   "ratio (> 1) or height / ratio (< 1), as the port")
+    p.add_argument("--model_suffix", default="", help="accepted (the port's CycleGAN option)")
     add_model_options(p)
     add_data_options(p)
+    add_port_common_options(p)
     return p
 
 
-def load_generator(opt):
-    """(G, description). Architecture options come from our checkpoint's saved options;
-    for an official .pth, from the command line (defaults: unet_256 with the port's
-    dropout placement)."""
-    path = Path(opt.checkpoint) if opt.checkpoint else (
-        Path(opt.checkpoints_dir) / opt.name /
-        ("latest.npz" if opt.epoch == "latest" else f"epoch_{opt.epoch}.npz"))
+def parse_test_options(argv=None):
+    """(options, the names given on the command line, lines to print)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = test_parser()
+    opt = parser.parse_args(argv)
+    given = given_options(parser, argv)
+    notes = resolve_port_options(opt, given, train=False)
+    if not opt.aspect_ratio > 0:
+        raise SystemExit(f"error: --aspect_ratio must be > 0, got {opt.aspect_ratio}")
+    if opt.input_dir or opt.dataset_mode == "single":
+        opt.dataset_mode = "single"
+        given = given | {"dataset_mode"}  # inputs only, whatever the checkpoint trained on
+    return opt, given, notes
+
+
+def load_generator(opt, given=frozenset()):
+    """(G, description). Options not given come from our checkpoint's saved options (see
+    port_options.reconcile_with_checkpoint); for an official .pth, the architecture is read
+    off the file and the rest comes from the command line."""
+    path = Path(opt.checkpoint) if opt.checkpoint else snapshot_path(
+        Path(opt.checkpoints_dir) / opt.name, opt.epoch, opt.load_iter)
     if path.suffix in (".pth", ".pt"):
         from .official import load_official_generator
         G = load_official_generator(path, opt)
+        if opt.direction is None:
+            opt.direction = default_direction(opt.dataroot)[0]
+        print(f"direction: {opt.direction}")
         return G, f"official weights {path}"
     meta, arrays = read_checkpoint(path)
-    saved = meta["options"]
-    for key in ("netG", "ngf", "norm", "no_dropout", "dropout_placement", "no_skips",
-                "input_nc", "output_nc", "crop_size", "load_size", "direction"):
-        setattr(opt, key, saved.get(key, getattr(opt, key)))
+    notes, errors = reconcile_with_checkpoint(opt, meta["options"], given)
+    if errors:
+        raise CheckpointError("; ".join(errors))
+    for line in notes + [f"direction: {opt.direction} (the checkpoint's)"]:
+        print(line)
     G = define_G(opt.netG, opt.input_nc, opt.output_nc, opt.ngf, opt.norm, not opt.no_dropout,
                  dropout_placement=opt.dropout_placement, skips=not opt.no_skips,
                  seed=opt.seed)
@@ -74,35 +104,53 @@ def load_generator(opt):
     return G, f"{path} (epoch {meta['epoch']})"
 
 
-def input_items(opt):
-    """Yield dict(A, B or None, name) for the chosen split or input folder."""
-    if opt.input_dir:
-        folder = Path(opt.input_dir)
+def test_dataset(opt, given=frozenset()):
+    """The data set to run on: --input_dir or --dataset_mode single (inputs only: the folder
+    itself, as in the port), else the --phase split of --dataroot."""
+    test_load_size = opt.load_size if "load_size" in given else None
+    if opt.dataset_mode == "single":
+        folder = Path(opt.input_dir or opt.dataroot)
         if not folder.is_dir():
-            raise DataError(f"--input_dir {folder} is not a folder")
-        paths = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMG_EXTENSIONS),
-                       key=natural_key)[:opt.num_test]
-        if not paths:
-            raise DataError(f"no images ({', '.join(IMG_EXTENSIONS)}) in {folder}")
-        for path in check_images(paths, folder, opt.skip_bad_files, load_image):
-            img = load_image(path).resize((opt.crop_size, opt.crop_size), Image.BICUBIC)
-            yield {"A": to_array(img), "B": None, "name": path.stem}
-        return
-    dataset = AlignedDataset(opt.dataroot, opt.phase, opt.direction, opt.load_size,
-                             opt.crop_size, train=False, skip_bad_files=opt.skip_bad_files)
+            raise DataError(f"{'--input_dir' if opt.input_dir else '--dataroot'} {folder} is "
+                            "not a folder of images")
+        return SingleDataset(folder, opt.input_nc, opt.preprocess,
+                             test_load_size or opt.crop_size, opt.crop_size,
+                             opt.skip_bad_files, 2 ** unet_depth(opt.netG))
+    return build_dataset(opt, opt.phase, train=False, test_load_size=test_load_size)
+
+
+def input_items(opt, given=frozenset()):
+    """Yield dict(A, B or None, name) for the chosen split or input folder."""
+    dataset = test_dataset(opt, given)
     for i in range(min(len(dataset), opt.num_test or len(dataset))):
         item = dataset.get(i)
         yield {"A": item["A"], "B": item["B"], "name": Path(item["path"]).stem}
 
 
-def run(opt):
-    G, source = load_generator(opt)
+def save_picture(chw, path, aspect_ratio=1.0):
+    """Save (C, H, W) [-1, 1] as PNG; aspect_ratio stretches it as the port's test does."""
+    if aspect_ratio == 1.0:
+        return save_image(chw, path)
+    image = tensor_to_image(chw)
+    w, h = image.size
+    size = (int(w * aspect_ratio), h) if aspect_ratio > 1 else (w, int(h / aspect_ratio))
+    image = image.resize(size, Image.BICUBIC)
+    atomic_write(path, lambda f: image.save(f, format="PNG"))
+
+
+def as_rgb(chw):
+    """Metrics compare colours: a grey (1, H, W) image counts as (3, H, W)."""
+    return np.repeat(chw, 3, axis=0) if chw.shape[0] == 1 else chw
+
+
+def run(opt, given=frozenset()):
+    G, source = load_generator(opt, given)
     G.to(opt.device)
     out_dir = Path(opt.results_dir) / (Path(opt.checkpoint).stem if opt.checkpoint else opt.name)
     out_dir = out_dir / f"{Path(opt.input_dir).name if opt.input_dir else opt.phase}_{opt.epoch}"
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     rows, outputs, targets = [], [], []
-    items = list(input_items(opt))
+    items = list(input_items(opt, given))
     mode = "eval mode" if opt.eval else "paper-style (dropout on, test-batch statistics)"
     print(f"generator: {source}; {len(items)} images; {mode}")
     # One inference context for the whole loop, so every image gets its own dropout noise.
@@ -114,18 +162,20 @@ def run(opt):
     with context:
         fakes = [nn.to_numpy(G(nn.Tensor(nn.to_device(item["A"][None], opt.device))).data)[0]
                  for item in tqdm(items, unit="img", disable=None)]
+    colorization = opt.dataset_mode == "colorization"
     for item, fake in zip(items, fakes):
         row = {"name": item["name"]}
-        for key, image in (("input", item["A"]), ("output", fake), ("target", item["B"])):
+        pictures = as_pictures((item["A"], fake, item["B"]), colorization)
+        for key, image in zip(("input", "output", "target"), pictures):
             if image is not None:
                 rel = f"images/{item['name']}_{key}.png"
-                save_image(image, out_dir / rel)
+                save_picture(image, out_dir / rel, opt.aspect_ratio)
                 row[f"{key}_png"] = rel
         row.setdefault("target_png", None)
         rows.append(row)
         if item["B"] is not None:
-            outputs.append(fake)
-            targets.append(item["B"])
+            outputs.append(as_rgb(pictures[1]))
+            targets.append(as_rgb(pictures[2]))
     metrics = None
     if targets:
         metrics = evaluate_pairs(outputs, targets)
@@ -139,13 +189,15 @@ def run(opt):
 
 
 def main(argv=None):
-    opt = test_parser().parse_args(argv)
+    opt, given, notes = parse_test_options(argv)
+    for line in notes:
+        print(line)
     errors = range_errors(opt)
     if errors:
         raise SystemExit("error: " + "\nerror: ".join(errors))
     try:
         nn.check_device(opt.device)
-        run(opt)
+        run(opt, given)
     except (DataError, CheckpointError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

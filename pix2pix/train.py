@@ -1,8 +1,10 @@
 """The training loop behind ``python train.py``: data, model, schedule, logs, checkpoints.
 
-A run lives in <checkpoints_dir>/<name>/: latest.npz (everything needed to resume),
-epoch_<N>_net.npz (weights every --save_epoch_freq epochs), loss_log.jsonl (one line per
-iteration), loss_plot.png, samples/epoch_<N>.png, and index.html showing the latest.
+A run lives in <checkpoints_dir>/<name>/: latest.npz (everything needed to resume, saved
+every --save_latest_freq iterations and at every epoch end), epoch_<N>.npz (weights every
+--save_epoch_freq epochs), loss_log.jsonl (one line per iteration), loss_plot.png,
+samples/epoch_<N>.png, and index.html showing the latest. The console gets plain lines
+(progress.py) whether or not it is a terminal.
 """
 import json
 import signal
@@ -15,12 +17,19 @@ from tqdm import tqdm
 
 import nn
 from .checkpoint import (CheckpointError, NonFiniteStateError, disk_error_message,
-                         experiment_differences, load_checkpoint, save_checkpoint)
-from .data import AlignedDataset, DataError
+                         experiment_differences, load_checkpoint, read_checkpoint,
+                         save_checkpoint)
+from .color import as_pictures
+from .data import DataError
+from .datasets import build_dataset, check_batchable
+from .finetune import init_generator, snapshot_path
 from .loader import DataLoader
+from .models import reinit_networks
 from .pix2pix_model import NonFiniteLossError, Pix2Pix
-from .options import model_kwargs, resolve_preset, train_parser, validate
-from .synthetic import SyntheticFacades
+from .options import model_kwargs, parse_train_options
+from .port_options import default_direction
+from .progress import ProgressLog
+from .schedule import linear_factor, lr_factor_for
 from .visualize import plot_losses, save_sample_grid, write_run_page
 
 
@@ -39,15 +48,9 @@ class Subset:
 
 def make_dataset(opt, split, train):
     """The dataset of ``split`` with the options' jitter (train) or plain resize (test)."""
-    if opt.dataroot == "synthetic":
-        dataset = SyntheticFacades(n=8 if train else 4, size=opt.crop_size,
-                                   seed=opt.seed if train else opt.seed + 1,
-                                   direction=opt.direction, train=train,
-                                   load_size=opt.load_size, crop_size=opt.crop_size,
-                                   no_flip=opt.no_flip)
-    else:
-        dataset = AlignedDataset(opt.dataroot, split, opt.direction, opt.load_size,
-                                 opt.crop_size, opt.no_flip, train, opt.skip_bad_files)
+    dataset = build_dataset(opt, split, train)
+    if train:
+        check_batchable(dataset, opt.batch_size)
     if opt.max_dataset_size:
         dataset = Subset(dataset, opt.max_dataset_size)
     return dataset
@@ -55,17 +58,35 @@ def make_dataset(opt, split, train):
 
 def sample_dataset(opt):
     """Fixed images for the sample grid: the val split if there is one, else train."""
-    for split in ("val", "test", "train"):
-        if opt.dataroot == "synthetic" or (Path(opt.dataroot) / split).is_dir():
+    root = Path(opt.dataroot)
+    for split in ("val", "test", opt.phase):
+        if opt.dataroot == "synthetic" or (root / split).is_dir() or (root / "A" / split).is_dir():
             return make_dataset(opt, split, train=False)
 
 
-def lr_factor(epoch, n_epochs, n_epochs_decay):
-    """Official schedule: 1 for the first n_epochs, then linear decay towards 0.
+lr_factor = linear_factor  # the paper's schedule (--lr_policy linear); schedule.py has all
 
-    epoch counts from 0; the last epoch trains at 1 / (n_epochs_decay + 1) of the lr.
-    """
-    return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
+
+def epoch_l1_means(log_path):
+    """[mean G_L1 of epoch 1, of epoch 2, ...] from loss_log.jsonl (for --lr_policy plateau:
+    the log, not memory, so that a resumed run gets the same lr)."""
+    sums = {}
+    if Path(log_path).exists():
+        for line in Path(log_path).read_text().splitlines():
+            record = json.loads(line)
+            total, count = sums.get(record["epoch"], (0.0, 0))
+            sums[record["epoch"]] = (total + record["G_L1"], count + 1)
+    return [total / count for _, (total, count) in sorted(sums.items())]
+
+
+def describe_networks(model, verbose=False):
+    """One line of parameter counts (the port prints them too), the networks if verbose."""
+    counts = ", ".join(f"{name}: {sum(p.data.size for p in net.parameters()) / 1e6:.3f} M"
+                       for name, net in model.networks().items())
+    text = f"parameters: {counts}"
+    if verbose:
+        text += "".join(f"\n[{name}]\n{net!r}" for name, net in model.networks().items())
+    return text
 
 
 class StopRequest:
@@ -93,15 +114,21 @@ class StopRequest:
 
 class Trainer:
     def __init__(self, opt):
+        if opt.direction is None:  # options built without parse_train_options
+            opt.direction = default_direction(opt.dataroot)[0]
         self.opt = opt
         self.run_dir = Path(opt.checkpoints_dir) / opt.name
         self.latest = self.run_dir / "latest.npz"
         self.log_path = self.run_dir / "loss_log.jsonl"
-        self.dataset = make_dataset(opt, "train", train=True)  # checks every file first
+        self.dataset = make_dataset(opt, opt.phase, train=True)  # checks every file first
         samples = sample_dataset(opt)
         self.sample_items = [samples.get(i) for i in range(min(opt.num_samples, len(samples)))]
-        self.loader = DataLoader(self.dataset, opt.batch_size, shuffle=True, seed=opt.seed)
+        self.loader = DataLoader(self.dataset, opt.batch_size, shuffle=not opt.serial_batches,
+                                 seed=opt.seed, prefetch=opt.num_threads > 0)
         self.model = Pix2Pix(**model_kwargs(opt))
+        if (opt.init_type, opt.init_gain) != ("normal", 0.02):
+            reinit_networks(self.model.networks(), opt.init_type, opt.init_gain, opt.seed)
+        print(describe_networks(self.model, opt.verbose))
         self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
         self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay
 
@@ -109,22 +136,15 @@ class Trainer:
     def start(self):
         opt = self.opt
         if opt.continue_train:
-            path = self.run_dir / (f"{opt.epoch}.npz" if opt.epoch == "latest"
-                                   else f"epoch_{opt.epoch}.npz")
-            meta = load_checkpoint(path, self.model, options=vars(opt))
-            self._check_same_experiment(path, meta["options"])
-            saved_batch = meta["options"].get("batch_size", opt.batch_size)
-            if meta["epoch_iter"] and saved_batch != opt.batch_size:
-                raise CheckpointError(
-                    f"{path} stopped inside an epoch with --batch_size {saved_batch}; resume "
-                    f"with the same --batch_size (the epoch's position counts batches)")
-            self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
-            self.total_iters = meta["total_iters"]
-            print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
+            self._resume(snapshot_path(self.run_dir, opt.epoch, opt.load_iter))
         elif self.latest.exists():
             raise CheckpointError(
                 f"{self.run_dir} already holds a run (latest.npz). Pass --continue_train to "
                 f"resume it, or choose another --name to start afresh.")
+        else:
+            self.epoch = opt.epoch_count - 1  # the port's --epoch_count: the first epoch's number
+            if opt.init_G:
+                print(init_generator(self.model.netG, opt.init_G, vars(opt)))
         # Also for a fresh start: a run that died before its first checkpoint left lines.
         self._truncate_log()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +153,27 @@ class Trainer:
         for stale in self.run_dir.glob(".tmp-*"):
             stale.unlink()
         (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
+
+    def _resume(self, path):
+        """Exact resume from a full checkpoint; fine-tuning from a weights-only snapshot."""
+        opt = self.opt
+        weights_only = bool(read_checkpoint(path)[0].get("weights_only"))
+        meta = load_checkpoint(path, self.model, options=vars(opt), weights_only=weights_only)
+        saved_batch = meta["options"].get("batch_size", opt.batch_size)
+        if meta["epoch_iter"] and saved_batch != opt.batch_size:
+            raise CheckpointError(
+                f"{path} stopped inside an epoch with --batch_size {saved_batch}; resume "
+                f"with the same --batch_size (the epoch's position counts batches)")
+        self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
+        self.total_iters = meta["total_iters"]
+        if not weights_only:
+            self._check_same_experiment(path, meta["options"])
+            print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
+            return
+        if opt.epoch_count > 1:
+            self.epoch = opt.epoch_count - 1
+        print(f"fine-tuning from the weights of {path}: it holds no optimiser state, so both "
+              f"Adam optimisers start fresh; training continues at epoch {self.epoch + 1}")
 
     def _check_same_experiment(self, path, saved):
         """Refuse options that would change the experiment; say which new values apply."""
@@ -174,9 +215,10 @@ class Trainer:
     def save_pictures(self):
         """Sample grid of the fixed images, the loss plot and the run page."""
         rows = []
+        colorization = self.opt.dataset_mode == "colorization"
         for item in self.sample_items:
-            fake = self.model.generate(item["A"][None])
-            rows.append((item["A"], nn.to_numpy(fake)[0], item["B"]))
+            fake = nn.to_numpy(self.model.generate(item["A"][None]))[0]
+            rows.append(as_pictures((item["A"], fake, item["B"]), colorization))
         grid = self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png"
         save_sample_grid(rows, grid)
         save_sample_grid(rows, self.run_dir / "samples_latest.png")
@@ -201,6 +243,7 @@ class Trainer:
                    disable=True if opt.no_progress else None, dynamic_ncols=True,
                    mininterval=0.5 if sys.stderr.isatty() else 30)
         self.estimated = False
+        self.progress = ProgressLog(opt.print_freq)
         stop.install()
         try:
             with open(self.log_path, "a") as log:
@@ -210,6 +253,8 @@ class Trainer:
                         # for SIGTERM), so a scheduler or `&&` sees the run did not finish.
                         return 128 + stop.signal if stop.signal is not None else 0
                     self.epoch, self.epoch_iter = self.epoch + 1, 0
+                    self.progress.epoch_summary(self.epoch, self.n_epochs_total,
+                                                total - min(self.total_iters, total))
                     # The snapshot first: a kill between the two writes leaves the previous
                     # latest.npz, so the resumed run redoes this epoch and writes both.
                     if (self.epoch % opt.save_epoch_freq == 0
@@ -226,8 +271,10 @@ class Trainer:
     def _run_epoch(self, log, bar, stop):
         """One epoch (from epoch_iter on). Returns True when the run must stop early."""
         opt = self.opt
-        lr = opt.lr * lr_factor(self.epoch, opt.n_epochs, opt.n_epochs_decay)
+        means = epoch_l1_means(self.log_path) if opt.lr_policy == "plateau" else ()
+        lr = opt.lr * lr_factor_for(opt, self.epoch, means)
         self.model.set_learning_rate(lr)
+        self.progress.start_epoch()
         self.loader.set_epoch(self.epoch)
         bar.set_description(f"epoch {self.epoch + 1}/{self.n_epochs_total}")
         data_wait = self.loader.wait_seconds
@@ -246,8 +293,11 @@ class Trainer:
                           **{k: round(v, 6) for k, v in losses.items()},
                           time=round(step_time, 4),
                           data=round(self.loader.wait_seconds - data_wait, 4))
+            self.progress.iteration(self.epoch + 1, self.epoch_iter, self.total_iters, losses,
+                                    step_time / opt.batch_size, record["data"])
             data_wait = self.loader.wait_seconds
             log.write(json.dumps(record) + "\n")
+            self._save_periodically(log)
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
             self._estimate_once(step_time)
@@ -260,6 +310,17 @@ class Trainer:
                 return True
         log.flush()
         return False
+
+    def _save_periodically(self, log):
+        """latest.npz every --save_latest_freq iterations (an edges2shoes epoch is 50,000),
+        plus iter_<N>.npz with --save_by_iter; the log is flushed first, so that it holds
+        every iteration the checkpoint has seen."""
+        if self.total_iters % self.opt.save_latest_freq:
+            return
+        log.flush()
+        self.save()
+        if self.opt.save_by_iter:
+            self.save(self.run_dir / f"iter_{self.total_iters}.npz")
 
     def _estimate_once(self, step_time):
         """After a few iterations, say how long the whole run will take at this speed."""
@@ -283,7 +344,9 @@ class Trainer:
 
 
 def main(argv=None):
-    opt = validate(resolve_preset(train_parser(), argv))
+    opt, notes = parse_train_options(argv)
+    for line in notes:
+        print(line, flush=True)
     try:
         nn.check_device(opt.device)
         trainer = Trainer(opt)
@@ -296,3 +359,7 @@ def main(argv=None):
         print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",
               file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,5 +1,7 @@
 """Robustness to bad dataset folders: every file is either converted to RGB or reported."""
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -56,8 +58,9 @@ def write_empty(path):
     path.write_bytes(b"")
 
 
-def write_wrong_aspect(path):
-    Image.fromarray(noise((H, H, 3), 6)).save(path)
+def write_too_narrow(path):
+    # Any width of 2 or more splits at w/2 (the port's rule); 1 pixel cannot be split.
+    Image.fromarray(noise((H, 1, 3), 6)).save(path)
 
 
 def write_dir(path):
@@ -68,16 +71,28 @@ def write_text(path):
     path.write_text("this is not an image\n")
 
 
+def write_bomb(path):
+    """A PNG that declares 20000 x 10000 pixels (200 M, over Pillow's limit of 2 x
+    Image.MAX_IMAGE_PIXELS) in a few hundred bytes: only its header is ever read."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", 20000, 10000, 1, 0, 0, 0, 0)  # 1-bit grey
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(bytes(2501) * 4)) + chunk(b"IEND", b""))
+
+
 CONVERTED = {"good.jpg": write_good, "gray.png": write_gray, "la.png": write_la,
              "rgba.png": write_rgba, "palette.png": write_palette, "sixteen.png": write_16bit}
 # name -> (writer, words the reason must contain)
 BAD = {
     "truncated.jpg": (write_truncated, "truncated"),
     "zero.jpg": (write_empty, "0 bytes"),
-    "wide.jpg": (write_wrong_aspect, f"expected an A|B pair: width = 2 x height, got {H}x{H}"),
+    "thin.png": (write_too_narrow, f"expected an A|B pair side by side, got 1x{H}: too narrow"),
     "x.jpg": (write_dir, "directory"),
     "y.jpg": (write_text, "not a readable image"),
     "README.txt": (write_text, "not an image file"),
+    "bomb.png": (write_bomb, "too many pixels to decode safely"),
 }
 
 
@@ -170,3 +185,4 @@ def test_only_bad_files_with_skip_is_still_an_error(tmp_path, capsys):
     write_empty(tmp_path / "train" / "1.jpg")
     with pytest.raises(DataError, match="no readable"):
         scan_dataset(tmp_path, "train", skip_bad_files=True)
+

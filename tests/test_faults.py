@@ -85,8 +85,8 @@ def test_missing_dataroot_names_the_folder_and_the_download(tmp_path):
 
 
 def write_bad_files(folder):
-    """Next to good pairs: a square image (not A|B) and a JPEG cut in half."""
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "square.png")
+    """Next to good pairs: an image 1 pixel wide (no A|B to split) and a JPEG cut in half."""
+    Image.fromarray(np.zeros((32, 1, 3), np.uint8)).save(folder / "thin.png")
     make_ab_image(5, size=32).save(folder / "cut.jpg", quality=90)
     data = (folder / "cut.jpg").read_bytes()
     (folder / "cut.jpg").write_bytes(data[:len(data) // 2])
@@ -97,7 +97,7 @@ def test_bad_images_stop_training_before_it_starts(tmp_path, capsys):
     write_bad_files(tmp_path / "data" / "train")
     assert train(tmp_path / "ck", dataroot=tmp_path / "data") == 2
     err = capsys.readouterr().err
-    assert "square.png" in err and "width = 2 x height" in err
+    assert "thin.png" in err and "too narrow to split" in err
     assert "cut.jpg" in err and "truncated" in err
     assert "--skip_bad_files" in err
     assert not (tmp_path / "ck").exists()  # nothing was trained or written
@@ -109,7 +109,7 @@ def test_skip_bad_files_trains_without_them(tmp_path, capsys):
     assert train(tmp_path / "ck", "--skip_bad_files", "--max_iters", "4",
                  dataroot=tmp_path / "data") == 0
     err = capsys.readouterr().err
-    assert "skipping 2 bad file(s)" in err and "square.png" in err and "cut.jpg" in err
+    assert "skipping 2 bad file(s)" in err and "thin.png" in err and "cut.jpg" in err
     assert read_checkpoint(tmp_path / "ck" / "run" / "latest.npz")[0]["total_iters"] == 4
     assert log_iters(tmp_path / "ck" / "run") == [1, 2, 3, 4]  # 3 good images per epoch
 
@@ -425,3 +425,41 @@ def test_resume_inside_an_epoch_with_another_batch_size_is_refused(tmp_path):
         "--continue_train", "--batch_size", "2"])))
     with pytest.raises(CheckpointError, match="same --batch_size"):
         resumed.start()
+
+
+# --- arrays and files the run-safety tests do not reach ------------------------------------
+
+def test_non_finite_adam_moment_is_not_saved(tmp_path):
+    model = Pix2Pix(netG="unet_32", ngf=4, ndf=4)
+    adam = model.optimizers()["D"]
+    state = adam.state_dict()
+    key = next(k for k in state if k.startswith("exp_avg_sq."))
+    state[key] = np.full(np.shape(state[key]), np.inf, np.float32)
+    adam.load_state_dict(state)
+    with pytest.raises(CheckpointError, match=f"optimizer_D.{key} holds NaN or Inf"):
+        save_checkpoint(tmp_path / "latest.npz", model, 0, 1, 1, {})
+    assert not list(tmp_path.iterdir())
+
+
+def test_full_disk_while_writing_results_leaves_no_half_file(trained, tmp_path, monkeypatch,
+                                                              capsys):
+    from pix2pix.test import main as test_main
+    inputs = tmp_path / "in"
+    save_synthetic(inputs, n=2, size=32)
+    real_save, calls = Image.Image.save, [0]
+
+    def save(self, fp, *args, **kwargs):  # the disk fills during the third picture
+        calls[0] += 1
+        if calls[0] == 3:
+            fp.write(b"\x89PNG half")
+            disk_full()
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", save)
+    assert test_main(["--checkpoints_dir", str(trained.parent.parent), "--name", "run",
+                      "--input_dir", str(inputs), "--results_dir", str(tmp_path / "res")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "No space left on device" in err and "--results_dir" in err
+    written = list((tmp_path / "res").rglob("*.png"))
+    assert len(written) == 2 and all(p.read_bytes().startswith(b"\x89PNG\r\n") for p in written)
+    assert not list((tmp_path / "res").rglob(".tmp-*"))

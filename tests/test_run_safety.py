@@ -178,6 +178,7 @@ def test_bad_files_in_input_dir_are_listed_or_skipped(tmp_path, capsys):
     ("--seed", "-1", "--seed must be >= 0 and <= 4294967295, got -1"),
     ("--load_size", "0", "--load_size must be >= 1, got 0"),
     ("--n_epochs_decay", "-1", "--n_epochs_decay must be >= 0, got -1"),
+    ("--num_samples", "0", "--num_samples must be >= 1, got 0"),  # the grid needs a row
 ])
 def test_out_of_range_options_are_refused_up_front(tmp_path, option, value, message):
     with pytest.raises(SystemExit) as info:

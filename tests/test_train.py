@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pix2pix.checkpoint import read_checkpoint
-from pix2pix.options import PRESETS, resolve_preset, train_parser
+from pix2pix.options import PRESETS, parse_train_options, resolve_preset, train_parser
 from pix2pix.synthetic import save_synthetic
 from pix2pix.train import lr_factor, main
 
@@ -193,7 +193,7 @@ def test_preset_cpu_values_apply_unless_overridden():
 
 
 def test_preset_paper_is_the_paper():
-    opt = resolve_preset(train_parser(), [])
+    opt, _ = parse_train_options([])  # the default data is facades: labels -> photo, BtoA
     assert (opt.netG, opt.ngf, opt.ndf, opt.load_size, opt.crop_size) == (
         "unet_256", 64, 64, 286, 256)
     assert (opt.lr, opt.beta1, opt.lambda_L1, opt.batch_size) == (2e-4, 0.5, 100.0, 1)

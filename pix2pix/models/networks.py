@@ -6,13 +6,31 @@ from .patchgan import NLayerDiscriminator, PixelDiscriminator
 from .unet import UNet
 
 
-def init_weights(net, init_gain=0.02, generator=None):
-    """The paper's init: conv weights ~ N(0, init_gain), biases 0; BatchNorm weight ~
-    N(1, init_gain), bias 0."""
+INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
+
+
+def _init_conv_weight(weight, init_type, init_gain, generator):
+    """The official port's --init_type choices for one conv weight."""
+    if init_type == "normal":
+        nn.init.normal_(weight, 0.0, init_gain, generator)
+    elif init_type == "xavier":
+        nn.init.xavier_normal_(weight, init_gain, generator)
+    elif init_type == "kaiming":
+        nn.init.kaiming_normal_(weight, generator)
+    elif init_type == "orthogonal":
+        nn.init.orthogonal_(weight, init_gain, generator)
+    else:
+        raise ValueError(f"unknown init_type {init_type!r}: use {', '.join(INIT_TYPES)}")
+
+
+def init_weights(net, init_gain=0.02, generator=None, init_type="normal"):
+    """The paper's init (init_type "normal"): conv weights ~ N(0, init_gain), biases 0;
+    BatchNorm weight ~ N(1, init_gain), bias 0. The port's xavier / kaiming / orthogonal
+    change only the conv weights."""
     generator = generator if generator is not None else np.random.default_rng()
     for m in net.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, init_gain, generator)
+            _init_conv_weight(m.weight, init_type, init_gain, generator)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):
@@ -60,3 +78,11 @@ def define_D(netD="basic", input_nc=6, ndf=64, n_layers_D=3, norm="batch", init_
     else:
         raise ValueError(f"unknown discriminator {netD!r}: use basic, n_layers or pixel")
     return init_weights(net, init_gain, np.random.default_rng([seed, 2]))
+
+
+def reinit_networks(networks, init_type="normal", init_gain=0.02, seed=0):
+    """Initialise {"G": netG, "D": netD} again with another --init_type / --init_gain, from
+    the same per-network seeds define_G and define_D use."""
+    streams = {"G": 0, "D": 2}
+    for name, net in networks.items():
+        init_weights(net, init_gain, np.random.default_rng([seed, streams[name]]), init_type)

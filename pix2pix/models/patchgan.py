@@ -5,14 +5,13 @@ whether one patch of the input is real. The 70x70 PatchGAN maps 256x256 to 30x30
 Module names follow the official PyTorch port ("model.0.weight", ...).
 """
 import nn
+from .norms import norm_layer
 
 
-def _conv_norm_act(in_ch, out_ch, stride, batch_norm):
-    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=not batch_norm)]
-    if batch_norm:
-        layers.append(nn.BatchNorm2d(out_ch))
-    layers.append(nn.LeakyReLU(0.2))
-    return layers
+def _conv_norm_act(in_ch, out_ch, stride, norm):
+    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=norm != "batch"),
+              norm_layer(norm, out_ch), nn.LeakyReLU(0.2)]
+    return [layer for layer in layers if layer is not None]
 
 
 class NLayerDiscriminator(nn.Module):
@@ -25,13 +24,12 @@ class NLayerDiscriminator(nn.Module):
 
     def __init__(self, input_nc=6, ndf=64, n_layers=3, norm="batch"):
         super().__init__()
-        batch_norm = norm == "batch"
         layers = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         width = ndf
         for n in range(1, n_layers + 1):
             new_width = ndf * min(2 ** n, 8)
             stride = 2 if n < n_layers else 1
-            layers += _conv_norm_act(width, new_width, stride, batch_norm)
+            layers += _conv_norm_act(width, new_width, stride, norm)
             width = new_width
         layers.append(nn.Conv2d(width, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
@@ -53,12 +51,10 @@ class PixelDiscriminator(nn.Module):
 
     def __init__(self, input_nc=6, ndf=64, norm="batch"):
         super().__init__()
-        batch_norm = norm == "batch"
         layers = [nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2),
-                  nn.Conv2d(ndf, ndf * 2, 1, bias=not batch_norm)]
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(ndf * 2))
-        layers += [nn.LeakyReLU(0.2), nn.Conv2d(ndf * 2, 1, 1, bias=not batch_norm)]
+                  nn.Conv2d(ndf, ndf * 2, 1, bias=norm != "batch")]
+        layers = [layer for layer in layers + [norm_layer(norm, ndf * 2)] if layer is not None]
+        layers += [nn.LeakyReLU(0.2), nn.Conv2d(ndf * 2, 1, 1, bias=norm != "batch")]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):

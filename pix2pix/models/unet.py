@@ -12,6 +12,7 @@ import numpy as np
 
 import nn
 import nn.functional as F
+from .norms import check_norm, norm_layer
 
 
 class UNetDown(nn.Module):
@@ -19,13 +20,15 @@ class UNetDown(nn.Module):
 
     x: (N, in_channels, H, W) -> (N, out_channels, H/2, W/2).
     norm=False for the first and the innermost block, activation=False for the innermost.
+    kind: "batch" or "instance" (then the conv has a bias, as in the official port).
     """
 
-    def __init__(self, in_channels, out_channels, norm=True, activation=True):
+    def __init__(self, in_channels, out_channels, norm=True, activation=True, kind="batch"):
         super().__init__()
         self.activation = activation
-        self.conv = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(out_channels) if norm else None
+        self.conv = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1,
+                              bias=kind == "instance")
+        self.norm = norm_layer(kind, out_channels) if norm else None
 
     def forward(self, x):
         x = self.conv(x)
@@ -110,9 +113,7 @@ class UNet(nn.Module):
         super().__init__()
         if num_downs < 2:
             raise ValueError(f"a U-Net needs at least 2 downsamplings, got {num_downs}")
-        if norm not in ("batch", "none"):
-            raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
-        batch_norm = norm == "batch"
+        batch_norm = check_norm(norm) != "none"  # batch or instance
         self.num_downs, self.skips = num_downs, skips
         self.dropout_generator = (dropout_generator if dropout_generator is not None
                                   else np.random.default_rng())
@@ -120,15 +121,19 @@ class UNet(nn.Module):
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
         self.down = nn.Sequential(*[
             UNetDown(input_nc if i == 0 else widths[i - 1], widths[i],
-                     norm=batch_norm and 0 < i < num_downs - 1, activation=i < num_downs - 1)
+                     norm=batch_norm and 0 < i < num_downs - 1, activation=i < num_downs - 1,
+                     kind=norm)
             for i in range(num_downs)])
         with_dropout = dropout_blocks(num_downs, dropout_placement) if use_dropout else set()
         ups = []
         for j in range(num_downs - 1):
             level = num_downs - 2 - j            # the encoder block whose output we meet
             in_ch = widths[level + 1] * (2 if (skips and j > 0) else 1)
-            ups.append(UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
-                              generator=self.dropout_generator))
+            up = UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
+                        bias=norm == "instance", generator=self.dropout_generator)
+            if norm == "instance":  # the port's: affine-free, so the conv keeps its bias
+                up.norm = norm_layer("instance", widths[level])
+            ups.append(up)
         self.up = nn.Sequential(*ups)
         self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
 

@@ -1,0 +1,129 @@
+"""Join two folders of halves into A|B pairs side by side (the port's combine_A_and_B.py).
+
+    python -m pix2pix.combine --fold_A A --fold_B B --fold_AB AB
+
+A/<split>/x.jpg and B/<split>/x.jpg (the same file name in each split) become
+AB/<split>/x.jpg, A on the left. Unlike the port, every split is checked first: missing
+partners, halves of different sizes and unreadable files are listed with their paths and
+nothing is written. --split_AB does the reverse (AB/<split>/x.jpg -> A/..., B/...).
+"""
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .data import DataError, load_image, scan_dataset
+from .datasets import match_partners, problems_error
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--fold_A", required=True, help="input folder of A halves (<split>/ inside)")
+    p.add_argument("--fold_B", required=True, help="input folder of B halves (<split>/ inside)")
+    p.add_argument("--fold_AB", required=True, help="output folder for the A|B pairs")
+    p.add_argument("--num_imgs", type=int, default=1000000, help="at most this many per split")
+    p.add_argument("--use_AB", action="store_true",
+                   help="A files are named *_A.<ext>, their partners *_B.<ext>, pairs *.<ext>")
+    p.add_argument("--no_multiprocessing", action="store_true",
+                   help="write in one thread (default: a few threads)")
+    p.add_argument("--split_AB", action="store_true",
+                   help="the reverse: cut the pairs in --fold_AB into --fold_A and --fold_B")
+    return p
+
+
+def _partner(use_AB):
+    return (lambda name: name.replace("_A.", "_B.")) if use_AB else (lambda name: name)
+
+
+def plan_combine(opt):
+    """[(a_path, b_path, ab_path)] of every split, or DataError listing every problem."""
+    fold_A, fold_B = Path(opt.fold_A), Path(opt.fold_B)
+    for folder in (fold_A, fold_B):
+        if not folder.is_dir():
+            raise DataError(f"{folder} is not a folder: --fold_A and --fold_B must hold one "
+                            f"subfolder per split (train/, val/, test/)")
+    splits = sorted(p.name for p in fold_A.iterdir() if p.is_dir())
+    if not splits:
+        raise DataError(f"{fold_A} has no split subfolders (train/, val/, ...): put the A "
+                        f"halves in {fold_A}/train/ and the B halves in {fold_B}/train/")
+    jobs, problems = [], []
+    for split in splits:
+        if not (fold_B / split).is_dir():
+            problems.append((fold_B / split, f"missing: {fold_A / split} has no partner folder"))
+            continue
+        sides = (dict(is_a=lambda name: "_A." in name, is_b=lambda name: "_B." in name)
+                 if opt.use_AB else {})
+        pairs, _, found = match_partners(fold_A / split, fold_B / split, _partner(opt.use_AB),
+                                         **sides)
+        problems += found
+        out = Path(opt.fold_AB) / split
+        jobs += [(a, b, out / (a.name.replace("_A.", ".") if opt.use_AB else a.name))
+                 for a, b in pairs[:opt.num_imgs]]
+    if problems:
+        raise problems_error(f"{fold_A} + {fold_B}", problems,
+                             "Nothing was written. Fix or remove these files and run again.")
+    return jobs
+
+
+def save_as(img, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    img.save(path, **options)
+
+
+def combine_one(job):
+    """A and B (same size) side by side: (h, 2w) with A on the left."""
+    a_path, b_path, ab_path = job
+    ab = np.concatenate([np.asarray(load_image(a_path)), np.asarray(load_image(b_path))], axis=1)
+    save_as(Image.fromarray(ab), ab_path)
+
+
+def split_one(job):
+    ab_path, a_path, b_path = job
+    img = load_image(ab_path, pair=True)
+    w, h = img.size
+    save_as(img.crop((0, 0, w // 2, h)), a_path)
+    save_as(img.crop((w // 2, 0, w, h)), b_path)
+
+
+def plan_split(opt):
+    """[(ab_path, a_path, b_path)] for --split_AB, after checking every file."""
+    root = Path(opt.fold_AB)
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder of <split>/ subfolders of A|B images")
+    jobs = []
+    for split in sorted(p.name for p in root.iterdir() if p.is_dir()):
+        for path in scan_dataset(root, split)[:opt.num_imgs]:
+            jobs.append((path, Path(opt.fold_A) / split / path.name,
+                         Path(opt.fold_B) / split / path.name))
+    return jobs
+
+
+def main(argv=None):
+    opt = parser().parse_args(argv)
+    if opt.num_imgs < 1:
+        print(f"error: --num_imgs must be at least 1, got {opt.num_imgs}", file=sys.stderr)
+        return 2
+    try:
+        jobs = plan_split(opt) if opt.split_AB else plan_combine(opt)
+        work = split_one if opt.split_AB else combine_one
+        if opt.no_multiprocessing:
+            for job in jobs:
+                work(job)
+        else:
+            with ThreadPoolExecutor(max_workers=4) as pool:  # PIL codecs release the GIL
+                list(pool.map(work, jobs))
+    except (DataError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    verb = "split" if opt.split_AB else "combined"
+    print(f"{verb} {len(jobs)} image(s) into "
+          f"{f'{opt.fold_A} and {opt.fold_B}' if opt.split_AB else opt.fold_AB}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

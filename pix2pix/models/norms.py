@@ -1,0 +1,23 @@
+"""--norm batch | instance | none: which normalisation layer the networks use.
+
+As in the official port: instance norm has no learned scale and shift (affine=False), so
+the convolution before it keeps its bias; batch norm's own shift makes that bias redundant.
+"""
+import nn
+
+NORMS = ("batch", "instance", "none")
+
+
+def check_norm(norm):
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(NORMS)}; got {norm!r}")
+    return norm
+
+
+def norm_layer(norm, channels):
+    """The layer for (N, channels, H, W) features, or None for norm "none"."""
+    if check_norm(norm) == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels)
+    return None
