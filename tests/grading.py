@@ -4,9 +4,14 @@
     python -m pytest --exercise all --results r.json  every exercise, Gradescope's file
     python -m pytest --wrong-solutions              instructors: prove the graders reject
                                                     the catalogue in tests/wrong_solutions/
+    python -m pytest --exercise 5.1 --candidate 5.1=BatchNormEvalWithoutSqrt
+                                                    instructors: the report a student with
+                                                    that mistake gets ("reference": the
+                                                    library's own solution)
 
 A graded test is marked ``@pytest.mark.exercise("5.1", "running variance")``: the exercise
-and, in words a student can act on, the property it checks. Its ``implementation``
+and, in words a student can act on, the property it checks ("{mode}" in the words is
+filled from the test's parameter of that name). Its ``implementation``
 fixture is the object under test: the library's, the student's stub with --exercise, or
 each wrong solution in turn with --wrong-solutions.
 """
@@ -25,6 +30,10 @@ def pytest_addoption(parser):
                          ": runs only that exercise's tests, with your code; 'all' for all")
     group.addoption("--results", default=None, metavar="FILE",
                     help="with --exercise: write Gradescope's results.json to FILE")
+    group.addoption("--candidate", action="append", default=[], metavar="ID=NAME",
+                    help="with --exercise: grade NAME in place of the stub of exercise ID: "
+                         "'reference' (the library's solution) or a wrong solution from "
+                         "tests/wrong_solutions/")
     group.addoption("--wrong-solutions", action="store_true",
                     help="run every exercise's grader on the reference and on each known "
                          "wrong solution (tests/wrong_solutions/): each must be rejected")
@@ -36,8 +45,37 @@ def exercise_of(item):
 
 
 def property_of(item):
+    """The marker's words; "{mode}" in them is filled from the test's parameters."""
     marker = item.get_closest_marker("exercise")
-    return marker.args[1] if len(marker.args) > 1 else item.originalname
+    if len(marker.args) < 2:
+        return item.originalname
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    return marker.args[1].format(**params) if "{" in marker.args[1] else marker.args[1]
+
+
+def candidates(config):
+    """--candidate ID=NAME options as {exercise id: name}; refuses unknown ones."""
+    chosen = {}
+    for option in config.getoption("--candidate"):
+        exercise, _, name = option.partition("=")
+        if exercise not in exercises.EXERCISES or not name:
+            raise pytest.UsageError(f"--candidate {option}: expected ID=NAME with ID one of "
+                                    f"{', '.join(exercises.EXERCISES)}")
+        known = ["reference"] + [w.__name__ for w in _wrong(exercise)]
+        if name not in known:
+            raise pytest.UsageError(f"--candidate {option}: exercise {exercise} has no "
+                                    f"candidate {name!r}; known: {', '.join(known)}")
+        chosen[exercise] = name
+    return chosen
+
+
+def _wrong(exercise):
+    """The catalogue's wrong solutions of an exercise (none in a student release)."""
+    try:
+        from tests.wrong_solutions import WRONG
+    except ImportError:
+        return []
+    return WRONG.get(exercise, [])
 
 
 def _grading(config):
@@ -46,9 +84,17 @@ def _grading(config):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "exercise(id, property): grades lesson exercise id")
+    if config.getoption("--results") and not config.getoption("--exercise"):
+        raise pytest.UsageError("--results needs --exercise ID (or --exercise all): it writes "
+                                "the scores of the exercises graded")
+    if config.getoption("--candidate"):
+        if not config.getoption("--exercise"):
+            raise pytest.UsageError("--candidate needs --exercise ID (the exercise to grade)")
+        candidates(config)                        # refuse a misspelt name before any test
     if _grading(config):
-        if config.option.tbstyle == "auto":
-            config.option.tbstyle = "short"       # a student reads the assertion, not pytest
+        if config.option.tbstyle == "auto":       # a student reads the assertion, not pytest;
+            # the catalogue's verdict is its own report (its failures are the point)
+            config.option.tbstyle = "no" if config.getoption("--wrong-solutions") else "short"
         config.option.reportchars = ""            # the report below replaces the summary
         config.pluginmanager.register(Grader(config), "exercise-grader")
 
@@ -60,9 +106,8 @@ def pytest_generate_tests(metafunc):
     marker = metafunc.definition.get_closest_marker("exercise")
     if marker is None or "implementation" not in metafunc.fixturenames:
         return
-    from tests.wrong_solutions import WRONG
-    candidates = ["reference"] + [w.__name__ for w in WRONG.get(marker.args[0], [])]
-    metafunc.parametrize("implementation", candidates, indirect=True, ids=candidates)
+    names = ["reference"] + [w.__name__ for w in _wrong(marker.args[0])]
+    metafunc.parametrize("implementation", names, indirect=True, ids=names)
 
 
 @pytest.fixture
@@ -71,14 +116,14 @@ def implementation(request):
     marker = request.node.get_closest_marker("exercise")
     if marker is None:
         raise RuntimeError('the implementation fixture needs @pytest.mark.exercise("N.M")')
-    name = marker.kwargs.get("name")
-    candidate = getattr(request, "param", None)
+    exercise, name = marker.args[0], marker.kwargs.get("name")
+    candidate = getattr(request, "param", None) or \
+        candidates(request.config).get(exercise)
     if candidate not in (None, "reference"):
-        from tests.wrong_solutions import WRONG
-        wrong = {w.__name__: w for w in WRONG[marker.args[0]]}[candidate]
+        wrong = {w.__name__: w for w in _wrong(exercise)}[candidate]
         return getattr(wrong, name) if name else wrong
-    student = bool(request.config.getoption("--exercise"))
-    return exercises.load(marker.args[0], student=student, name=name)
+    student = bool(request.config.getoption("--exercise")) and candidate is None
+    return exercises.load(exercise, student=student, name=name)
 
 
 class Grader:
@@ -89,6 +134,7 @@ class Grader:
         self.chosen = config.getoption("--exercise") or ["all"]
         self.outcomes = defaultdict(list)    # (exercise, candidate) -> [(property, passed)]
         self.cupy_skipped = 0
+        self.notes = {}                      # exercise -> "not written yet", ...
 
     def pytest_collection_modifyitems(self, config, items):
         unknown = [c for c in self.chosen if c != "all" and c not in exercises.EXERCISES]
@@ -107,6 +153,22 @@ class Grader:
             (keep if graded else drop).append(item)
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        """Code not written yet, or that does not import: one line, not a traceback."""
+        report = (yield).get_result()
+        if not report.failed or call.excinfo is None:
+            return
+        if call.excinfo.errisinstance(NotImplementedError):
+            note = "not written yet"
+            report.longrepr = f"NotImplementedError: {call.excinfo.value} ({note})"
+        elif call.when == "setup" and call.excinfo.errisinstance((SyntaxError, ImportError)):
+            note = f"your code does not import: {call.excinfo.typename}: {call.excinfo.value}"
+            report.longrepr = note
+        else:
+            return
+        self.notes.setdefault(exercise_of(item), note)
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or report.outcome == "failed":
@@ -141,8 +203,9 @@ class Grader:
             return
         summary = self.summary()
         for exercise, (failed, passed, count) in summary.items():
+            todo = f"; {self.notes[exercise]}" if exercise in self.notes else ""
             write(f"Exercise {exercise}: {'NOT YET' if failed else 'PASSED'} "
-                  f"({passed}/{count} checks passed)")
+                  f"({passed}/{count} checks passed{todo})")
             for prop in failed:
                 write(f"  failed: {prop}")
             if failed:

@@ -31,32 +31,32 @@ def test_training_normalises_with_the_batch_statistics(xp, rng):
     np.testing.assert_allclose(y.std(axis=(0, 2, 3)), [1.5, 0.5, 2.0], rtol=1e-5)
 
 
-@pytest.mark.exercise("5.1", "running mean and running variance")
-def test_running_statistics_use_momentum_and_the_unbiased_variance(implementation, xp):
-    """running = (1 - momentum) * running + momentum * batch statistic, with PyTorch's
-    UNBIASED batch variance (divide by count - 1) in the running variance.
+# Channel 0 holds 1, 2, 3, 4: mean 2.5, unbiased variance 5/3.
+# Channel 1 holds 0, 0, 2, 2: mean 1, unbiased variance 4/3.
+# Starting from mean 0 and variance 1, with momentum 0.1, after one and two steps:
+RUNNING_AFTER = {
+    "mean": ([0.25, 0.1], [0.9 * 0.25 + 0.25, 0.9 * 0.1 + 0.1]),
+    "variance": ([0.9 + 0.1 * 5 / 3, 0.9 + 0.1 * 4 / 3],
+                 [0.9 * (0.9 + 0.1 * 5 / 3) + 0.1 * 5 / 3, 0.9 * (0.9 + 0.1 * 4 / 3) + 0.1 * 4 / 3]),
+}
 
-    Channel 0 holds 1, 2, 3, 4: mean 2.5, unbiased variance 5/3.
-    Channel 1 holds 0, 0, 2, 2: mean 1, unbiased variance 4/3.
-    Starting from mean 0 and variance 1, with momentum 0.1:
-        step 1: mean 0.1 * 2.5 = 0.25,          var 0.9 + 0.1 * 5/3
-        step 2: mean 0.9 * 0.25 + 0.25 = 0.475, var 0.9 * (0.9 + 0.1 * 5/3) + 0.1 * 5/3
-    """
+
+@pytest.mark.exercise("5.1", "running {statistic}")
+@pytest.mark.parametrize("statistic", ["mean", "variance"])
+def test_running_statistics_use_momentum_and_the_unbiased_variance(implementation, xp,
+                                                                    statistic):
+    """running = (1 - momentum) * running + momentum * batch statistic, with PyTorch's
+    UNBIASED batch variance (divide by count - 1) in the running variance, updated in
+    place in the caller's arrays (values worked out by hand above RUNNING_AFTER)."""
     BN = implementation
     x = t64(xp, [[[[1, 2]], [[0, 0]]],
                  [[[3, 4]], [[2, 2]]]])                                # (2, 2, 1, 2)
     gamma, beta = t64(xp, [1.0, 1.0]), t64(xp, [0.0, 0.0])
-    running_mean, running_var = xp.zeros(2), xp.ones(2)
-    BN.apply(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=EPS)
-    np.testing.assert_allclose(nn.to_numpy(running_mean), [0.25, 0.1], rtol=1e-12)
-    np.testing.assert_allclose(nn.to_numpy(running_var), [0.9 + 0.1 * 5 / 3, 0.9 + 0.1 * 4 / 3],
-                               rtol=1e-12)
-    BN.apply(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=EPS)
-    np.testing.assert_allclose(nn.to_numpy(running_mean), [0.475, 0.19], rtol=1e-12)
-    np.testing.assert_allclose(
-        nn.to_numpy(running_var),
-        [0.9 * (0.9 + 0.1 * 5 / 3) + 0.1 * 5 / 3, 0.9 * (0.9 + 0.1 * 4 / 3) + 0.1 * 4 / 3],
-        rtol=1e-12)
+    running = {"mean": xp.zeros(2), "variance": xp.ones(2)}
+    for expected in RUNNING_AFTER[statistic]:
+        BN.apply(x, gamma, beta, running["mean"], running["variance"], training=True,
+                 momentum=0.1, eps=EPS)
+        np.testing.assert_allclose(nn.to_numpy(running[statistic]), expected, rtol=1e-12)
 
 
 def test_eval_uses_the_running_statistics_and_leaves_them_alone(xp, rng):

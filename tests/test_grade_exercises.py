@@ -27,6 +27,16 @@ def test_mul_forward_values_and_dtype(implementation):
     np.testing.assert_array_equal(out, [[0, -2, 1], [3, -8, 2.5]])
 
 
+@pytest.mark.exercise("1.1", "float32 gradients stay float32, in their inputs' shapes")
+def test_mul_float32_gradients(implementation):
+    a = nn.Tensor(np.full((2, 3), 2.0, np.float32), requires_grad=True)
+    b = nn.Tensor(np.array([1.0, -2.0, 0.5], np.float32), requires_grad=True)
+    implementation.apply(a, b).backward(np.ones((2, 3), np.float32))
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float32
+    assert a.grad.shape == (2, 3) and b.grad.shape == (3,)
+    np.testing.assert_array_equal(b.grad, [4.0, 4.0, 4.0])
+
+
 @pytest.mark.exercise("1.1", "gradient of the broadcast argument (a sum)")
 def test_mul_gradient_of_a_stretched_argument(implementation):
     a, b = t64(np.ones((4, 3))), t64([1.0, 2.0, 3.0])
@@ -139,6 +149,17 @@ def test_numerical_gradient_only_the_positions(implementation):
     assert len(calls) == 4                      # two evaluations per position
 
 
+# ---------------------------------------------------------------- 3.1 im2col's dtype
+@pytest.mark.exercise("3.1", "float32 stays float32")
+def test_im2col_keeps_float32(implementation, rng):
+    """A float32 network must stay float32: the columns have x's dtype."""
+    x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    col = implementation(x, 3, 2, 1)
+    assert col.dtype == np.float32 and col.shape == (2, 3, 3, 1, 3, 3)
+    # the centre offset (1, 1) with padding 1 meets x[2y, 2x'] at output pixel (y, x')
+    np.testing.assert_array_equal(col[:, 1, 1, 0], x[0, :, ::2, ::2])
+
+
 # ---------------------------------------------------------------- 3.3 conv backward
 CONV_BACKWARD_CASES = [dict(n=1, c_in=2, c_out=3, size=(6, 6), k=4, stride=2, padding=1),
                        dict(n=2, c_in=1, c_out=2, size=(5, 4), k=3, stride=1, padding=1),
@@ -240,6 +261,16 @@ def test_dropout_p_zero_is_identity(implementation):
     np.testing.assert_array_equal(out, x)
 
 
+@pytest.mark.exercise("6.2", "without a generator: fresh noise each call")
+def test_dropout_without_generator_draws_fresh_masks(implementation):
+    """generator=None means a fresh, unseeded generator: two calls give two masks (the
+    chance that 1000 independent coin flips repeat is 2^-1000)."""
+    x = nn.Tensor(np.ones(1000, np.float32))
+    first, second = (implementation.apply(x, p=0.5).data != 0 for _ in range(2))
+    assert 0.4 < first.mean() < 0.6
+    assert (first != second).any()
+
+
 # ---------------------------------------------------------------- 6.3 tanh and sigmoid
 @pytest.mark.exercise("6.3", "tanh: values and gradient")
 def test_tanh(implementation, rng):
@@ -267,12 +298,13 @@ def test_sigmoid_no_overflow(implementation):
     np.testing.assert_array_equal(x.grad, [0.0, 0.25, 0.0])
 
 
-@pytest.mark.exercise("6.3", "tanh: no overflow at +-1000")
+@pytest.mark.exercise("6.3", "tanh: no overflow at +-1000, float32 kept")
 def test_tanh_no_overflow(implementation):
-    x = nn.Tensor(np.array([-1000.0, 1000.0]), requires_grad=True)
+    x = nn.Tensor(np.array([-1000.0, 1000.0], np.float32), requires_grad=True)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         y = implementation.apply(x)
-        y.backward(np.ones(2))
+        y.backward(np.ones(2, np.float32))
+    assert y.data.dtype == np.float32
     np.testing.assert_array_equal(y.data, [-1.0, 1.0])
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
 
@@ -314,6 +346,16 @@ def test_adam_leaves_inputs(implementation, rng):
     implementation(*arrays, 3, lr=0.1, betas=(0.9, 0.999), eps=1e-8)
     for a, c in zip(arrays, copies):
         np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.exercise("6b.1", "float32 stays float32")
+def test_adam_keeps_float32(implementation):
+    """pix2pix trains in float32: a float64 scalar in the update would promote the
+    weights (NumPy 2 keeps an array's dtype for Python floats, not for np.float64)."""
+    arrays = [np.ones(3, np.float32), np.full(3, 0.5, np.float32), np.zeros(3, np.float32),
+              np.zeros(3, np.float32)]
+    for out in implementation(*arrays, 2, lr=0.1, betas=(0.5, 0.999), eps=1e-8):
+        assert out.dtype == np.float32
 
 
 @pytest.mark.needs_torch

@@ -19,7 +19,7 @@ def im2col(x, kernel_size, stride, padding):
         sits at output pixel (y, x'), on x padded with ``padding`` zeros on every side.
     Loop over the k*k kernel offsets only, never over pixels (lesson 3, section 3).
     Graded: every element against the definition, odd sizes, stride 3, padding > 0,
-    adjointness with col2im.
+    adjointness with col2im, float32 kept float32.
     """
     raise NotImplementedError("Exercise 3.1")
 
@@ -58,7 +58,7 @@ def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_
     it; x_shape: (N, C_in, H, W). needs_x / needs_w: whether to compute each gradient.
     Returns (grad_x of shape x_shape or None, grad_weight of weight's shape or None).
     Lesson 3, section 6 derives both as matrix products. Use ``col2im`` (given).
-    Graded: both gradients against independent finite differences and the adjoint,
-    strides and paddings, None when not needed.
+    Graded: both gradients against independent finite differences, for strides 1 and 2,
+    paddings 0 and 1, odd sizes and a batch of 2; None when not needed.
     """
     raise NotImplementedError("Exercise 3.3")

@@ -15,7 +15,7 @@ class LeakyReLU(Function):
     """Exercise 6.1. y = x where x > 0, negative_slope * x elsewhere.
 
     forward(ctx, x, negative_slope=0.01): x any shape -> y, same shape and dtype.
-    backward(ctx, grad) -> dL/dx (one value, not a tuple is fine).
+    backward(ctx, grad) -> dL/dx (a single array; no tuple needed for one input).
     Graded: forward values for several slopes (0, 0.2, 1), the gradient (float64,
     inputs away from the kink at 0), float32 kept float32.
     """
@@ -39,8 +39,8 @@ class Dropout(Function):
         p = 0 returns x unchanged.
     backward(ctx, grad) -> dL/dx, through the very mask the forward used.
     (Eval mode, where dropout is the identity, is the layer's job: nn.Dropout.)
-    Graded: the kept fraction and the scale, the mean preserved, seeds, p = 0,
-    the gradient.
+    Graded: the kept fraction and the scale, the mean preserved, seeds, fresh noise on
+    every call without a generator, p = 0, the gradient.
     """
 
     @staticmethod
@@ -57,7 +57,7 @@ class Tanh(Function):
 
     forward(ctx, x) -> y (same shape and dtype); backward(ctx, grad) -> dL/dx.
     Save the cheapest thing that is enough for the backward (lesson 6, section 2).
-    Graded: values, the gradient, no overflow at |x| = 1000.
+    Graded: values, the gradient, no overflow at |x| = 1000, float32 kept float32.
     """
 
     @staticmethod

@@ -15,6 +15,6 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999
     Returns the new (param, exp_avg, exp_avg_sq) as new arrays; the inputs are unchanged.
     eps is added to the square root of the corrected second moment (PyTorch's place).
     Graded: several steps against torch's numbers, the first step's size, bias correction,
-    inputs left unchanged, betas (0.5, 0.999) as pix2pix uses.
+    inputs left unchanged, float32 kept float32, betas (0.5, 0.999) as pix2pix uses.
     """
     raise NotImplementedError("Exercise 6b.1")

@@ -7,11 +7,11 @@ from nn.ops.conv import Conv2dFunction, ConvTranspose2dFunction, conv2d_backward
 from nn.ops.im2col import col2im, conv_output_size
 
 
-def _im2col(x, k, s, p, swap=False, pad=None, stride_in_slice=True):
+def _im2col(x, k, s, p, swap=False, pad=None, stride_in_slice=True, dtype=None):
     n, c, h, w = x.shape
     ho, wo = conv_output_size(h, k, s, p), conv_output_size(w, k, s, p)
     x_pad = np.pad(x, pad or ((0, 0), (0, 0), (p, p), (p, p)))
-    col = np.zeros((c, k, k, n, ho, wo), dtype=x.dtype)
+    col = np.zeros((c, k, k, n, ho, wo), dtype=dtype or x.dtype)
     step = s if stride_in_slice else 1
     for i in range(k):
         for j in range(k):
@@ -36,6 +36,11 @@ def im2col_pads_one_side(x, kernel_size, stride, padding):
 def im2col_forgets_the_stride(x, kernel_size, stride, padding):
     """Takes every pixel instead of every stride-th one."""
     return _im2col(x, kernel_size, stride, padding, stride_in_slice=False)
+
+
+def im2col_float64_columns(x, kernel_size, stride, padding):
+    """Right values, but np.zeros(shape) without a dtype: float32 input, float64 columns."""
+    return _im2col(x, kernel_size, stride, padding, dtype=np.float64)
 
 
 class ConvForgetsTheBias(Conv2dFunction):
@@ -134,7 +139,8 @@ class ConvTBackwardFlipsTheKernel(ConvTranspose2dFunction):
 
 
 WRONG = {
-    "3.1": [im2col_swaps_i_and_j, im2col_pads_one_side, im2col_forgets_the_stride],
+    "3.1": [im2col_swaps_i_and_j, im2col_pads_one_side, im2col_forgets_the_stride,
+            im2col_float64_columns],
     "3.2": [ConvForgetsTheBias, ConvFlipsTheKernel, ConvBiasGradientOverChannels],
     "3.3": [backward_averages_over_the_batch, backward_without_padding,
             backward_weight_not_transposed],

@@ -50,6 +50,14 @@ class DropoutFreshMaskInBackward(Dropout):
         return grad * np.random.default_rng(123).permutation(mask.reshape(-1)).reshape(mask.shape)
 
 
+class DropoutSeedZeroWithoutGenerator(Dropout):
+    """generator=None becomes default_rng(0): the same "random" mask on every call."""
+    @staticmethod
+    def forward(ctx, x, p=0.5, generator=None):
+        return Dropout.forward(ctx, x, p, np.random.default_rng(0) if generator is None
+                               else generator)
+
+
 class TanhBackwardNotSquared(Tanh):
     """d tanh / dx = 1 - y instead of 1 - y^2."""
     @staticmethod
@@ -84,6 +92,15 @@ class TanhFromSigmoidOffByTwo(Tanh):
         return out
 
 
+class TanhByDefinition(Tanh):
+    """(e^x - e^-x) / (e^x + e^-x): exp(1000) overflows and inf / inf is NaN."""
+    @staticmethod
+    def forward(ctx, x):
+        out = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+        ctx.save_for_backward(out)
+        return out
+
+
 # 6.3 grades Tanh and Sigmoid: a wrong solution provides both (one of them wrong).
 def _pair(name, tanh, sigmoid, doc):
     return type(name, (), {"Tanh": tanh, "Sigmoid": sigmoid, "__doc__": doc,
@@ -97,6 +114,7 @@ WRONG_6_3 = [
           SigmoidBackwardWithoutOneMinus.__doc__),
     _pair("TanhFromSigmoidOffByTwo", TanhFromSigmoidOffByTwo, Sigmoid,
           TanhFromSigmoidOffByTwo.__doc__),
+    _pair("TanhByDefinition", TanhByDefinition, Sigmoid, TanhByDefinition.__doc__),
 ]
 
 
@@ -153,7 +171,8 @@ def receptive_field_ignores_stride(layers):
 
 WRONG = {
     "6.1": [LeakyBackwardSlopeOne, LeakyBackwardMaskInverted, LeakyForgetsTheSlope],
-    "6.2": [DropoutNotRescaled, DropoutPIsKeep, DropoutFreshMaskInBackward],
+    "6.2": [DropoutNotRescaled, DropoutPIsKeep, DropoutFreshMaskInBackward,
+            DropoutSeedZeroWithoutGenerator],
     "6.3": WRONG_6_3,
     "7.1": [UNetUpSkipLast, UNetUpLeakyReLU, UNetUpReLUAfterTheConv],
     "8.1": [receptive_field_off_by_one, receptive_field_forward_order,

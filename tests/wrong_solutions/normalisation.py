@@ -56,5 +56,14 @@ class BatchNormMomentumFlipped(BatchNormFunction):
                                          training, 1 - momentum, eps)
 
 
+class BatchNormEvalBackwardAsTraining(BatchNormFunction):
+    """Eval-mode backward by the training formula, as if the running statistics were x's."""
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.training = True
+        return BatchNormFunction.backward(ctx, grad)
+
+
 WRONG = {"5.1": [BatchNormMissingMeanTerm, BatchNormEvalWithoutSqrt,
-                 BatchNormBiasedRunningVariance, BatchNormMomentumFlipped]}
+                 BatchNormBiasedRunningVariance, BatchNormMomentumFlipped,
+                 BatchNormEvalBackwardAsTraining]}

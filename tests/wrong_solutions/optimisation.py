@@ -41,5 +41,15 @@ def adam_squares_the_momentum(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3,
     return param - lr * (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + eps), m, v
 
 
+def adam_bias_correction_in_float64(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3,
+                                    betas=(0.9, 0.999), eps=1e-8):
+    """Right numbers, but np.power(beta, t) is an np.float64: float32 weights become float64."""
+    b1, b2 = betas
+    m = b1 * exp_avg + (1 - b1) * grad
+    v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+    m_hat, v_hat = m / (1 - np.power(b1, step)), v / (1 - np.power(b2, step))
+    return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
 WRONG = {"6b.1": [adam_without_bias_correction, adam_eps_inside_the_sqrt, adam_in_place,
-                  adam_squares_the_momentum]}
+                  adam_squares_the_momentum, adam_bias_correction_in_float64]}
