@@ -459,7 +459,8 @@ list_pictures()
 #      Grade it:   python -m pytest --exercise 3.1
 # 3.2  ``Conv2dFunction``'s forward: im2col + one matmul + bias (section 6).
 #      Grade it:   python -m pytest --exercise 3.2
-# 3.3  The conv backward on its own: dW, db and dx = col2im(W^T G) (section 6).
+# 3.3  The conv backward on its own, ``conv2d_backward``: dx = col2im(W^T G) and dW (section 6;
+#      the bias gradient stays in the Function).
 #      Grade it:   python -m pytest --exercise 3.3
 # 3.4  (no grader) Design a 3x3 kernel that responds to diagonal edges and show its map.
 #
