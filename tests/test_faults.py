@@ -8,9 +8,9 @@ import errno
 import json
 import os
 import re
-import selectors
 import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -311,6 +311,21 @@ def wait_for(condition, proc, timeout=60, what="condition"):
         time.sleep(0.02)
 
 
+def saw_line(proc, text, timeout):
+    """Whether the child printed a line ``text`` within ``timeout`` seconds. A reader
+    thread, not select(): the child prints log lines too, and lines already in Python's
+    buffer are invisible to select() on the pipe."""
+    seen = threading.Event()
+
+    def watch():
+        for line in proc.stdout:
+            if line.strip() == text:
+                seen.set()
+                return
+    threading.Thread(target=watch, daemon=True).start()
+    return seen.wait(timeout)
+
+
 def n_log_lines(run_dir):
     path = run_dir / "loss_log.jsonl"
     return path.read_text().count("\n") if path.exists() else 0
@@ -363,13 +378,7 @@ def test_sigkill_while_saving_leaves_the_previous_checkpoint(tmp_path):
     run_dir = tmp_path / "run"
     proc = start_child(tmp_path, "--max_dataset_size", "2", hang_at=3)
     try:
-        selector = selectors.DefaultSelector()
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if selector.select(timeout=1) and proc.stdout.readline().strip() == "SAVING":
-                break
-        else:
+        if not saw_line(proc, "SAVING", timeout=60):
             raise AssertionError("the child never reached its third save")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

@@ -16,7 +16,7 @@ import nn
 from pix2pix.checkpoint import read_checkpoint
 from pix2pix.synthetic import save_synthetic
 from pix2pix import test as evaluate
-from tests.test_faults import ROOT, TINY, start_child, train, wait_for
+from tests.test_faults import saw_line, start_child, train
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,7 @@ def test_kill_between_snapshot_and_latest_keeps_the_snapshot(tmp_path):
     proc = start_child(tmp_path, "--max_dataset_size", "2", "--save_epoch_freq", "1",
                        hang_at=4)
     try:
-        wait_for(lambda: proc.stdout.readline().startswith("SAVING"), proc, what="4th save")
+        assert saw_line(proc, "SAVING", timeout=60), "the child never reached its 4th save"
         proc.kill()
         proc.wait(timeout=30)
     finally:
