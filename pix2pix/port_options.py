@@ -4,7 +4,6 @@ pix2pix command lines run here unchanged, and the rules that turn them into our 
 Each option either means the same here, or is accepted with one line saying what this
 project does instead (the visdom / wandb display), or is refused with the reason.
 """
-import sys
 from pathlib import Path
 
 from .datasets import MODES as DATASET_MODES
@@ -191,11 +190,6 @@ def resolve_direction(opt, given):
         return f"direction: {opt.direction} (--dataset_mode {opt.dataset_mode}: L -> ab)"
     opt.direction, why = default_direction(opt.dataroot)
     return f"direction: {opt.direction} ({why}; --direction sets it)"
-
-
-def print_notes(lines, stream=None):
-    for line in lines:
-        print(line, file=stream or sys.stdout, flush=True)
 
 
 # What the test command takes from a checkpoint: G's shapes must match (refused if given

@@ -1,6 +1,6 @@
 """Learning-rate policies of the official port (--lr_policy), as a factor of --lr per epoch.
 
-epoch counts completed epochs from 0, so the factor of the first epoch is lr_factor(0).
+epoch counts completed epochs from 0, so the factor of the first epoch is linear_factor(0, ...).
 """
 import math
 

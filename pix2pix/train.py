@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 import nn
@@ -29,7 +28,7 @@ from .pix2pix_model import NonFiniteLossError, Pix2Pix
 from .options import model_kwargs, parse_train_options
 from .port_options import default_direction
 from .progress import ProgressLog
-from .schedule import linear_factor, lr_factor_for
+from .schedule import lr_factor_for
 from .visualize import plot_losses, save_sample_grid, write_run_page
 
 
@@ -62,9 +61,6 @@ def sample_dataset(opt):
     for split in ("val", "test", opt.phase):
         if opt.dataroot == "synthetic" or (root / split).is_dir() or (root / "A" / split).is_dir():
             return make_dataset(opt, split, train=False)
-
-
-lr_factor = linear_factor  # the paper's schedule (--lr_policy linear); schedule.py has all
 
 
 def epoch_l1_means(log_path):

@@ -1,6 +1,5 @@
 """Bringing your own data: pairs of any width, the port's --preprocess modes, grey halves,
 A/ + B/ folders, colorization and single data sets, each with a clear refusal of bad input."""
-from pathlib import Path
 
 import numpy as np
 import pytest

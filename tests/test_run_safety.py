@@ -4,8 +4,6 @@ import errno
 import os
 import re
 import struct
-import subprocess
-import sys
 import zlib
 
 import numpy as np

@@ -16,7 +16,8 @@ import pytest
 from pix2pix.checkpoint import read_checkpoint
 from pix2pix.options import PRESETS, parse_train_options, resolve_preset, train_parser
 from pix2pix.synthetic import save_synthetic
-from pix2pix.train import lr_factor, main
+from pix2pix.schedule import linear_factor as lr_factor
+from pix2pix.train import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
