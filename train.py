@@ -4,7 +4,7 @@
     python train.py --preset cpu       # a configuration that finishes on a laptop CPU
     python train.py --help             # every option
 """
-from pix2pix.train import main
+from pix2pix.training.loop import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

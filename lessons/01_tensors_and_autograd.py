@@ -18,13 +18,12 @@ Run:  python lessons/01_tensors_and_autograd.py      (add --fast for a quick pas
 Measured run time (2-core CPU shared with other jobs, load 1.1): full 1 s, fast 1 s.
 """
 # %%
-from lessons.common import FAST, list_pictures, numeric_grad, save_figure
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
 import nn.functional as F
+from lessons.common import FAST, list_pictures, numeric_grad, save_figure
 from nn.ops.arithmetic import unbroadcast
 from nn.tensor import _topological_order  # noqa: E402  (private: we only look at it)
 

@@ -17,13 +17,12 @@ Run:  python lessons/02_gradient_checking.py      (add --fast for a quick pass)
 Measured run time (2-core CPU shared with other jobs, load 1.1): full 2 s, fast 1 s.
 """
 # %%
-from lessons.common import FAST, list_pictures, save_figure
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
 import nn.functional as F
+from lessons.common import FAST, list_pictures, save_figure
 from nn.gradcheck import GradcheckError
 from nn.ops.activations import LeakyReLU
 from nn.ops.batchnorm import _AXES, BatchNormFunction, _per_channel

@@ -20,19 +20,32 @@ Measured run time (2-core CPU shared with other jobs, load 1.2): full 3 s, fast 
 # %%
 import inspect
 
-from lessons.common import (FAST, REPO, list_pictures, noise_warning, numeric_grad,
-                            pinned_threads, save_figure, time_min)
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
 import nn.functional as F
+from lessons.common import (
+    FAST,
+    REPO,
+    list_pictures,
+    noise_warning,
+    numeric_grad,
+    pinned_threads,
+    save_figure,
+    time_min,
+)
 from nn.ops.conv import conv2d_naive
-from nn.ops.im2col import (col2im, col2im_reference, conv_output_size, im2col,
-                          im2col_reference)
-from pix2pix.data import load_ab_image, split_ab, transform_half
-from pix2pix.synthetic import make_ab_image
+from nn.ops.im2col import (
+    col2im,
+    col2im_reference,
+    conv_output_size,
+    im2col,
+    im2col_reference,
+)
+from pix2pix.data.images import load_ab_image
+from pix2pix.data.pairs import split_ab, transform_half
+from pix2pix.data.synthetic import make_ab_image
 
 LESSON = "03_convolution"
 rng = np.random.default_rng(0)
@@ -347,14 +360,14 @@ for name, ours, lib, num in (
 # %%
 def load_facade(size):
     """Photo half of facades/train/1.jpg as (3, size, size) float32 in [-1, 1], and where
-    it came from; a synthetic facade (pix2pix.synthetic) if the data set is absent."""
+    it came from; a synthetic facade (pix2pix.data.synthetic) if the data set is absent."""
     repo = REPO
     for path in (repo.parent / "shared/facades/train/1.jpg", repo / "datasets/facades/train/1.jpg"):
         if path.exists():
             photo, _labels = split_ab(load_ab_image(path))
             return transform_half(photo, size), str(path)
     photo, _labels = split_ab(make_ab_image(0, size))
-    return transform_half(photo, size), "synthetic facade (pix2pix.synthetic.make_ab_image)"
+    return transform_half(photo, size), "synthetic facade (pix2pix.data.synthetic.make_ab_image)"
 
 
 size = 128 if FAST else 256

@@ -18,14 +18,20 @@ Run:  python lessons/04_transposed_convolution.py      (add --fast for a quick p
 Measured run time (2-core CPU shared with other jobs, load 1.2): full 2 s, fast 2 s.
 """
 # %%
-from lessons.common import (FAST, list_pictures, noise_warning, numeric_grad, pinned_threads,
-                            save_figure, time_min)
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
 import nn.functional as F
+from lessons.common import (
+    FAST,
+    list_pictures,
+    noise_warning,
+    numeric_grad,
+    pinned_threads,
+    save_figure,
+    time_min,
+)
 from nn.ops.conv import ConvTranspose2dFunction, conv_transpose2d_naive
 from nn.ops.im2col import col2im_reference, conv_output_size, im2col_reference
 

@@ -19,15 +19,15 @@ Run:  python lessons/05_batch_normalisation.py      (add --fast for a quick pass
 Measured run time (2-core CPU shared with other jobs, load 1.4): full 2 s, fast 2 s.
 """
 # %%
-from lessons.common import FAST, REPO, list_pictures, numeric_grad, save_figure
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
-from pix2pix.data import load_ab_image, split_ab, transform_half
-from pix2pix.pix2pix_model import paper_inference
-from pix2pix.synthetic import make_ab_image
+from lessons.common import FAST, REPO, list_pictures, numeric_grad, save_figure
+from pix2pix.data.images import load_ab_image
+from pix2pix.data.pairs import split_ab, transform_half
+from pix2pix.data.synthetic import make_ab_image
+from pix2pix.models.pix2pix_model import paper_inference
 
 LESSON = "05_batch_normalisation"
 rng = np.random.default_rng(0)
@@ -50,7 +50,7 @@ rng = np.random.default_rng(0)
 # %%
 def load_facades(n, size):
     """n facade photos (n, 3, size, size) float32 in [-1, 1] from facades/train (synthetic
-    facades from pix2pix.synthetic when the data set is absent), and their source."""
+    facades from pix2pix.data.synthetic when the data set is absent), and their source."""
     repo = REPO
     for folder in (repo.parent / "shared/facades/train", repo / "datasets/facades/train"):
         paths = [folder / f"{i}.jpg" for i in range(1, n + 1)]

@@ -22,17 +22,17 @@ Measured run time (2-core CPU shared with other jobs, load 2.0): full 24 s, fast
 # %%
 import time
 
-from lessons.common import FAST, REPO, list_pictures, numeric_grad, save_figure
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
 import nn.functional as F
+from lessons.common import FAST, REPO, list_pictures, numeric_grad, save_figure
 from nn.ops.activations import Dropout
-from pix2pix.data import load_ab_image, make_pair
-from pix2pix.pix2pix_model import Pix2Pix, paper_inference
-from pix2pix.synthetic import make_ab_image
+from pix2pix.data.images import load_ab_image
+from pix2pix.data.pairs import make_pair
+from pix2pix.data.synthetic import make_ab_image
+from pix2pix.models.pix2pix_model import Pix2Pix, paper_inference
 
 LESSON = "06_activations_and_dropout"
 rng = np.random.default_rng(0)

@@ -19,12 +19,11 @@ Run:  python lessons/06b_optimisation.py      (add --fast for a quick pass)
 Measured run time (2-core CPU shared with other jobs, load 2.0): full 2 s, fast 1 s.
 """
 # %%
-from lessons.common import FAST, list_pictures, save_figure
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
+from lessons.common import FAST, list_pictures, save_figure
 from nn.optim import adam_step_reference
 
 LESSON = "06b_optimisation"

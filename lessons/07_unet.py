@@ -18,19 +18,24 @@ Run:  python lessons/07_unet.py
 Measured run time (2-core CPU shared with other jobs, load 2.2): full 27 s, fast 3 s.
 """
 # %%
-from lessons.common import (FAST, facades_or_synthetic, facades_root, list_pictures,
-                            save_figure, to_rgb)
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
 import nn.functional as F
-from pix2pix.data import AlignedDataset
-from pix2pix.pix2pix_model import Pix2Pix, paper_inference
+from lessons.common import (
+    FAST,
+    facades_or_synthetic,
+    facades_root,
+    list_pictures,
+    save_figure,
+    to_rgb,
+)
+from pix2pix.data.datasets import AlignedDataset
+from pix2pix.data.synthetic import SyntheticFacades
 from pix2pix.models import UNet, UNetDown, UNetUp, define_G
+from pix2pix.models.pix2pix_model import Pix2Pix, paper_inference
 from pix2pix.models.unet import dropout_blocks
-from pix2pix.synthetic import SyntheticFacades
 
 LESSON = "07_unet"
 rng = np.random.default_rng(0)

@@ -20,16 +20,15 @@ Run:  python lessons/08_patchgan.py
 Measured run time (2-core CPU shared with other jobs, load 2.2): full 4 s, fast 2 s.
 """
 # %%
-from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 import nn
 import nn.functional as F
-from pix2pix.data import AlignedDataset
+from lessons.common import FAST, facades_root, list_pictures, save_figure, to_rgb
+from pix2pix.data.datasets import AlignedDataset
+from pix2pix.data.synthetic import SyntheticFacades
 from pix2pix.models import conv_layers, define_D, receptive_field
-from pix2pix.synthetic import SyntheticFacades
 
 LESSON = "08_patchgan"
 NDF = 8 if FAST else 32          # width for the forward passes (the shapes do not depend on it)

@@ -20,8 +20,6 @@ Run:  python lessons/09_objective.py
 Measured run time (2-core CPU shared with other jobs, load 2.2): full 4 s, fast 2 s.
 """
 # %%
-from lessons.common import FAST, list_pictures, numeric_grad, save_figure
-
 import math
 
 import matplotlib.pyplot as plt
@@ -29,9 +27,10 @@ import numpy as np
 
 import nn
 import nn.functional as F
-from pix2pix.pix2pix_model import Pix2Pix, gan_loss
+from lessons.common import FAST, list_pictures, numeric_grad, save_figure
+from pix2pix.data.synthetic import SyntheticFacades
 from pix2pix.models import define_D
-from pix2pix.synthetic import SyntheticFacades
+from pix2pix.models.pix2pix_model import Pix2Pix, gan_loss
 
 LESSON = "09_objective"
 

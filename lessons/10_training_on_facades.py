@@ -16,7 +16,7 @@ What you will see:
 
 Full mode trains the network of `train.py --preset cpu` (unet_128, ngf = ndf = 32) on the
 real facades at 128x128 (if ../shared/facades or datasets/facades is present, otherwise on
-pix2pix.synthetic.SyntheticFacades) for 600 iterations, 1.5 epochs. Fast mode trains
+pix2pix.data.synthetic.SyntheticFacades) for 600 iterations, 1.5 epochs. Fast mode trains
 unet_64 (ngf = ndf = 16) on synthetic facades at 64x64 for 300 iterations: enough for
 visibly structured samples and a falling held-out L1.
 The paper trains for 200 epochs; expect blurry but recognisable facades, not the paper's
@@ -27,10 +27,6 @@ Run:  python lessons/10_training_on_facades.py
 Measured run time (2-core CPU shared with other jobs, load 2.6): full 119 s (2.0 min), fast 9 s.
 """
 # %%
-from lessons.common import (FAST, facades_or_synthetic, held_out_l1, image_grid,
-                            list_pictures, save_figure, to_rgb, train_iterations,
-                            write_numbers)
-
 import os
 import tempfile
 import time
@@ -38,11 +34,22 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pix2pix.checkpoint import load_checkpoint, save_checkpoint
-from pix2pix.data import jitter_params
-from pix2pix.loader import DataLoader
-from pix2pix.pix2pix_model import Pix2Pix
-from pix2pix.visualize import LOG2, moving_average
+from lessons.common import (
+    FAST,
+    facades_or_synthetic,
+    held_out_l1,
+    image_grid,
+    list_pictures,
+    save_figure,
+    to_rgb,
+    train_iterations,
+    write_numbers,
+)
+from pix2pix.data.loader import DataLoader
+from pix2pix.data.pairs import jitter_params
+from pix2pix.evaluation.visualize import LOG2, moving_average
+from pix2pix.files.checkpoint import load_checkpoint, save_checkpoint
+from pix2pix.models.pix2pix_model import Pix2Pix
 
 LESSON = "10_training_on_facades"
 
@@ -61,7 +68,7 @@ NGF = NDF = 16 if FAST else 32
 ITERS = 300 if FAST else 600
 SNAPSHOTS = [0, 50, 150, 300] if FAST else [0, 50, 150, 300, 600]
 N_HELD_OUT = 4 if FAST else 20           # validation images for the held-out L1
-# Fast mode trains on synthetic facades (pix2pix.synthetic): simple enough to be learnt,
+# Fast mode trains on synthetic facades (pix2pix.data.synthetic): simple enough to be learnt,
 # visibly, in 300 iterations at 64x64.
 train_set, val_set, data_name = facades_or_synthetic(SIZE, n_train=16, n_val=N_HELD_OUT,
                                                      real=not FAST)

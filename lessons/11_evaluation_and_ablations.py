@@ -9,7 +9,7 @@ What you will see:
      same number of steps, differing only in the loss:
        L1 only (gan_mode "none": no D), cGAN only (lambda_L1 = 0), L1 + cGAN (the paper's);
   2. their outputs side by side on validation images;
-  3. per-pixel scores (L1, PSNR, SSIM) from pix2pix.metrics.evaluate_pairs, and the
+  3. per-pixel scores (L1, PSNR, SSIM) from pix2pix.evaluation.metrics.evaluate_pairs, and the
      paper's colour measure: Lab histograms (lab_distributions, plotted as log probability
      as in Fig. 7) and their intersection with the ground truth's (lab_color_score_split);
   4. what such a small budget can show, and what it cannot.
@@ -24,17 +24,28 @@ Run:  python lessons/11_evaluation_and_ablations.py
 Measured run time (2-core CPU shared with other jobs, load 3.0): full 223 s (3.7 min), fast 22 s.
 """
 # %%
-from lessons.common import (FAST, facades_or_synthetic, held_out_l1, image_grid,
-                            list_pictures, save_figure, train_iterations, write_numbers)
-
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pix2pix.loader import DataLoader
-from pix2pix.metrics import evaluate_pairs, lab_color_score_split, lab_distributions  # noqa
-from pix2pix.pix2pix_model import Pix2Pix
+from lessons.common import (
+    FAST,
+    facades_or_synthetic,
+    held_out_l1,
+    image_grid,
+    list_pictures,
+    save_figure,
+    train_iterations,
+    write_numbers,
+)
+from pix2pix.data.loader import DataLoader
+from pix2pix.evaluation.metrics import (  # noqa
+    evaluate_pairs,
+    lab_color_score_split,
+    lab_distributions,
+)
+from pix2pix.models.pix2pix_model import Pix2Pix
 
 LESSON = "11_evaluation_and_ablations"
 
@@ -44,7 +55,7 @@ SIZE = 64 if FAST else 128
 NGF = NDF = 16 if FAST else 32
 ITERS = 200 if FAST else 400
 N_EVAL = 4 if FAST else 50
-# Fast mode: synthetic facades (pix2pix.synthetic) at 64x64, learnt visibly in 200 steps.
+# Fast mode: synthetic facades (pix2pix.data.synthetic) at 64x64, learnt visibly in 200 steps.
 train_set, val_set, data_name = facades_or_synthetic(SIZE, n_train=16, n_val=N_EVAL,
                                                      real=not FAST)
 N_EVAL = min(N_EVAL, len(val_set))

@@ -71,11 +71,11 @@ def facades_or_synthetic(size, n_train=16, n_val=4, real=True):
     """(train_set, val_set, name) at size x size, labels -> photo (BtoA, the paper's way).
 
     The CMP facades when present and real=True (training pairs resized to the paper's
-    286/256 ratio, then randomly cropped), else pix2pix.synthetic.SyntheticFacades with
+    286/256 ratio, then randomly cropped), else pix2pix.data.synthetic.SyntheticFacades with
     n_train training and n_val validation facades.
     """
-    from pix2pix.data import AlignedDataset
-    from pix2pix.synthetic import SyntheticFacades
+    from pix2pix.data.datasets import AlignedDataset
+    from pix2pix.data.synthetic import SyntheticFacades
     load = round(size * 286 / 256)
     root = facades_root() if real else None
     if root is not None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .data import DataError, load_image, scan_dataset
-from .datasets import match_partners, problems_error
+from pix2pix.data.folders import match_partners, problems_error
+from pix2pix.data.images import DataError, load_image, scan_dataset
 
 
 def parser():

@@ -14,15 +14,10 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from .data import DataError
+from pix2pix.data.images import DataError
+from pix2pix.data.published import DATASETS
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
-DATASETS = ("facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day")
-# Which way each data set is usually trained (the port's READMEs and scripts): A is the
-# left half of every pair. facades and cityscapes keep the photo on the left.
-DIRECTIONS = {"facades": ("BtoA", "labels -> photo"), "cityscapes": ("BtoA", "labels -> photo"),
-              "maps": ("AtoB", "aerial photo -> map"), "edges2shoes": ("AtoB", "edges -> photo"),
-              "edges2handbags": ("AtoB", "edges -> photo"), "night2day": ("AtoB", "night -> day")}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

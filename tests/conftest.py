@@ -9,8 +9,12 @@ BACKENDS = ["numpy", "cupy"]
 
 
 # The exercise grader (options, the implementation fixture, the report): tests/grading.py.
-from tests.grading import (implementation, pytest_addoption, pytest_configure,  # noqa: E402,F401
-                           pytest_generate_tests)
+from tests.grading import (  # noqa: E402,F401
+    implementation,
+    pytest_addoption,
+    pytest_configure,
+    pytest_generate_tests,
+)
 
 
 @pytest.fixture(params=BACKENDS)

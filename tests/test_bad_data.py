@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from pix2pix.data import AlignedDataset, DataError, load_ab_image, scan_dataset
-from pix2pix.synthetic import make_ab_image
+from pix2pix.data.datasets import AlignedDataset
+from pix2pix.data.images import DataError, load_ab_image, scan_dataset
+from pix2pix.data.synthetic import make_ab_image
 
 H = 32  # every good image is (2H x H)
 

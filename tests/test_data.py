@@ -1,4 +1,4 @@
-"""Tests for pix2pix.data, pix2pix.synthetic, pix2pix.loader and pix2pix.download."""
+"""Tests for pix2pix.data, pix2pix.data.synthetic, pix2pix.data.loader and pix2pix.download."""
 import io
 import tarfile
 import threading
@@ -10,10 +10,16 @@ import pytest
 from PIL import Image
 
 from pix2pix import download
-from pix2pix.data import (BICUBIC, AlignedDataset, DataError, jitter_params, natural_key,
-                          scan_dataset)
-from pix2pix.loader import DataLoader
-from pix2pix.synthetic import LABEL_COLORS, SyntheticFacades, make_ab_image, save_synthetic
+from pix2pix.data.datasets import AlignedDataset
+from pix2pix.data.images import BICUBIC, DataError, natural_key, scan_dataset
+from pix2pix.data.loader import DataLoader
+from pix2pix.data.pairs import jitter_params
+from pix2pix.data.synthetic import (
+    LABEL_COLORS,
+    SyntheticFacades,
+    make_ab_image,
+    save_synthetic,
+)
 
 HERE = Path(__file__).resolve()
 FACADES_CANDIDATES = [HERE.parents[1] / "datasets" / "facades",

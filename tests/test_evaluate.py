@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 import nn
-import pix2pix.test as evaluate
-from pix2pix.pix2pix_model import Pix2Pix, paper_inference
+import pix2pix.evaluation.evaluate as evaluate
+from pix2pix.data.synthetic import make_ab_image, save_synthetic
 from pix2pix.models import define_G
-from pix2pix.synthetic import make_ab_image, save_synthetic
-from pix2pix.train import main as train_main
+from pix2pix.models.pix2pix_model import Pix2Pix, paper_inference
+from pix2pix.training.loop import main as train_main
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,10 +20,15 @@ import pytest
 from PIL import Image
 
 import nn
-from pix2pix.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from pix2pix.pix2pix_model import Pix2Pix
-from pix2pix.synthetic import make_ab_image, save_synthetic
-from pix2pix.train import main
+from pix2pix.data.synthetic import make_ab_image, save_synthetic
+from pix2pix.files.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from pix2pix.models.pix2pix_model import Pix2Pix
+from pix2pix.training.loop import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +42,7 @@ TINY = ["--netG", "unet_32", "--crop_size", "32", "--load_size", "36", "--ngf", 
 CHILD = r"""
 import sys, time
 import numpy as np
-import pix2pix.train as train
+import pix2pix.training.loop as train
 
 train.plot_losses = lambda *args, **kwargs: None
 hang_at, calls, real_savez = int(sys.argv[1]), [0], np.savez
@@ -58,7 +63,7 @@ sys.exit(train.main(sys.argv[2:]))
 
 @pytest.fixture(autouse=True)
 def no_loss_plots(monkeypatch):
-    monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+    monkeypatch.setattr("pix2pix.training.loop.plot_losses", lambda *args, **kwargs: None)
 
 
 def train(checkpoints, *args, name="run", dataroot="synthetic"):
@@ -234,7 +239,7 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypa
     assert read_checkpoint(latest)[0]["total_iters"] == 2
 
     monkeypatch.undo()
-    monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+    monkeypatch.setattr("pix2pix.training.loop.plot_losses", lambda *args, **kwargs: None)
     assert train(tmp_path, "--max_dataset_size", "2", "--continue_train", "--lr", "1e-4",
                  "--max_iters", "4") == 0
     assert log_iters(tmp_path / "run") == [1, 2, 3, 4]
@@ -249,7 +254,7 @@ def test_nan_before_the_first_checkpoint_then_start_again(tmp_path, monkeypatch,
     assert "(none saved yet)" in capsys.readouterr().err
     assert not (tmp_path / "run" / "latest.npz").exists()
     monkeypatch.undo()
-    monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+    monkeypatch.setattr("pix2pix.training.loop.plot_losses", lambda *args, **kwargs: None)
     assert train(tmp_path, "--max_dataset_size", "3", "--seed", "1", "--max_iters", "2") == 0
     assert log_iters(tmp_path / "run") == [1, 2]
 
@@ -421,9 +426,9 @@ def test_sigkill_at_any_moment_never_corrupts_latest(tmp_path):
 def test_resume_inside_an_epoch_with_another_batch_size_is_refused(tmp_path):
     """The position inside an epoch counts batches: another --batch_size would resume at
     the wrong images, so it is refused with the fix."""
-    from pix2pix.checkpoint import CheckpointError
-    from pix2pix.options import resolve_preset, train_parser, validate
-    from pix2pix.train import Trainer
+    from pix2pix.files.checkpoint import CheckpointError
+    from pix2pix.options.common import resolve_preset, train_parser, validate
+    from pix2pix.training.loop import Trainer
     args = ["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32",
             "--load_size", "36", "--ngf", "4", "--ndf", "4", "--checkpoints_dir",
             str(tmp_path), "--name", "bs", "--no_progress", "--max_iters", "3"]
@@ -452,7 +457,7 @@ def test_non_finite_adam_moment_is_not_saved(tmp_path):
 
 def test_full_disk_while_writing_results_leaves_no_half_file(trained, tmp_path, monkeypatch,
                                                               capsys):
-    from pix2pix.test import main as test_main
+    from pix2pix.evaluation.evaluate import main as test_main
     inputs = tmp_path / "in"
     save_synthetic(inputs, n=2, size=32)
     real_save, calls = Image.Image.save, [0]

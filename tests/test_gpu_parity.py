@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import nn
-from pix2pix.pix2pix_model import Pix2Pix
+from pix2pix.models.pix2pix_model import Pix2Pix
 
 pytestmark = pytest.mark.skipif(not nn.gpu_available(), reason="needs CuPy and a CUDA GPU")
 

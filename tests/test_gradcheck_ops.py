@@ -18,7 +18,11 @@ from nn.gradcheck import GradcheckError
 from nn.ops.activations import Tanh
 from nn.ops.arithmetic import Exp
 from nn.ops.batchnorm import BatchNormFunction
-from nn.ops.conv import Conv2dAsTransposeFunction, Conv2dFunction, ConvTranspose2dFunction
+from nn.ops.conv import (
+    Conv2dAsTransposeFunction,
+    Conv2dFunction,
+    ConvTranspose2dFunction,
+)
 from nn.ops.losses import BCEWithLogits, L1Loss, MSELoss
 from nn.tensor import Function
 

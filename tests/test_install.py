@@ -67,7 +67,7 @@ def test_console_scripts_answer_help(venv):
 @pytest.mark.slow
 def test_python_m_train_runs_the_installed_copy(venv):
     python = venv[0] / "bin" / "python"
-    done = run_in(venv, python, "-m", "pix2pix.train", "--help")
+    done = run_in(venv, python, "-m", "pix2pix.training.loop", "--help")
     assert done.returncode == 0 and "--preset" in done.stdout, done.stderr
     where = run_in(venv, python, "-c", "import pix2pix; print(pix2pix.__file__)")
     assert str(venv[0]) in where.stdout, where.stdout  # not the checkout, not /work/main

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pix2pix import metrics as M
+from pix2pix.evaluation import metrics as M
 
 
 def const(value, shape=(3, 16, 16)):

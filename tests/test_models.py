@@ -9,9 +9,16 @@ import pytest
 
 import nn
 from nn.gradcheck import GradcheckError
-from pix2pix.pix2pix_model import Pix2Pix
-from pix2pix.models import (NLayerDiscriminator, PixelDiscriminator, UNetDown, UNetUp,
-                            conv_layers, define_D, define_G)
+from pix2pix.models import (
+    NLayerDiscriminator,
+    PixelDiscriminator,
+    UNetDown,
+    UNetUp,
+    conv_layers,
+    define_D,
+    define_G,
+)
+from pix2pix.models.pix2pix_model import Pix2Pix
 from pix2pix.models.unet import dropout_blocks
 
 

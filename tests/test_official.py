@@ -5,11 +5,16 @@ import numpy as np
 import pytest
 
 import nn
-from pix2pix.checkpoint import CheckpointError
+from pix2pix.files.checkpoint import CheckpointError
+from pix2pix.files.official import (
+    infer_unet,
+    load_official_generator,
+    official_to_ours,
+    ours_to_official,
+    unet_key_map,
+)
+from pix2pix.files.pth import load_pth, save_pth
 from pix2pix.models import define_D
-from pix2pix.official import (infer_unet, load_official_generator, official_to_ours,
-                              ours_to_official, unet_key_map)
-from pix2pix.pth import load_pth, save_pth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -102,7 +107,10 @@ def test_torch_saved_unet_matches_in_eval_and_train_mode(tmp_path, num_downs):
 @pytest.mark.needs_torch
 def test_torch_saved_patchgan_loads_into_ours(tmp_path):
     torch = pytest.importorskip("torch")
-    from pix2pix.benchmarks.torch_peer import NLayerDiscriminator, randomise_batchnorm_stats
+    from pix2pix.benchmarks.torch_peer import (
+        NLayerDiscriminator,
+        randomise_batchnorm_stats,
+    )
     torch.manual_seed(0)
     net = randomise_batchnorm_stats(NLayerDiscriminator(6, ndf=4)).eval()
     path = tmp_path / "latest_net_D.pth"

@@ -5,11 +5,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix2pix import preprocess as prep
-from pix2pix.color import lab_to_rgb, network_to_rgb, rgb_to_network
-from pix2pix.data import BICUBIC, AlignedDataset, DataError
-from pix2pix.datasets import ColorizationDataset, SingleDataset, check_batchable
-from pix2pix.metrics import rgb_to_lab
+from pix2pix.data import preprocess as prep
+from pix2pix.data.color import lab_to_rgb, network_to_rgb, rgb_to_lab, rgb_to_network
+from pix2pix.data.datasets import (
+    AlignedDataset,
+    ColorizationDataset,
+    SingleDataset,
+    check_batchable,
+)
+from pix2pix.data.images import BICUBIC, DataError
 
 
 def noise(shape, seed):
@@ -200,8 +204,8 @@ def test_single_dataset_reads_inputs_only_and_ignores_other_files(tmp_path):
 
 def test_training_runs_on_a_and_b_folders_with_grey_inputs(tmp_path, monkeypatch):
     """End to end: A/ + B/ folders (no val split), any-width halves, --input_nc 1."""
-    from pix2pix.train import main
-    monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+    from pix2pix.training.loop import main
+    monkeypatch.setattr("pix2pix.training.loop.plot_losses", lambda *args, **kwargs: None)
     halves_tree(tmp_path / "data", ["1.png", "2.png"], sizes={"1.png": (20, 30), "2.png": (20, 30)})
     code = main(["--dataroot", str(tmp_path / "data"), "--netG", "unet_32", "--crop_size", "32",
                  "--load_size", "36", "--ngf", "2", "--ndf", "2", "--n_epochs", "1",

@@ -12,8 +12,8 @@ import pytest
 
 import nn
 import nn.functional as F
-from pix2pix.pix2pix_model import NonFiniteLossError, Pix2Pix, gan_loss
-from pix2pix.synthetic import SyntheticFacades
+from pix2pix.data.synthetic import SyntheticFacades
+from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix, gan_loss
 
 SIZE = 32
 LOSS_NAMES = {"G_GAN", "G_L1", "D_real", "D_fake"}
@@ -299,7 +299,7 @@ def test_one_iteration_matches_pytorch(monkeypatch, torch_single_thread, batch_s
     updated weight and running statistic match ours to float32 precision."""
     torch = torch_single_thread
     from pix2pix.benchmarks import torch_peer as ref
-    from pix2pix.official import ours_to_official, unet_key_map
+    from pix2pix.files.official import ours_to_official, unet_key_map
 
     model = small_model(ngf=4, ndf=4, no_dropout=True, seed=9)
     A, B = batch(batch_size, seed=1)

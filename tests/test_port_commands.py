@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix2pix.checkpoint import read_checkpoint
-from pix2pix.loader import DataLoader
-from pix2pix.options import parse_train_options
-from pix2pix.schedule import cosine_factor, plateau_factor, step_factor
-from pix2pix.synthetic import make_ab_image, save_synthetic
-from pix2pix import test as test_command
-from pix2pix.train import main as train_main
+from pix2pix.data.loader import DataLoader
+from pix2pix.data.synthetic import make_ab_image, save_synthetic
+from pix2pix.evaluation import evaluate as test_command
+from pix2pix.files.checkpoint import read_checkpoint
+from pix2pix.options.common import parse_train_options
+from pix2pix.training.loop import main as train_main
+from pix2pix.training.schedule import cosine_factor, plateau_factor, step_factor
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32", "--load_size", "36",
@@ -27,7 +27,7 @@ TINY = ["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32", "--
 
 @pytest.fixture(autouse=True)
 def no_loss_plots(monkeypatch):
-    monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+    monkeypatch.setattr("pix2pix.training.loop.plot_losses", lambda *args, **kwargs: None)
 
 
 def train(tmp_path, *args, name="run"):
@@ -225,7 +225,7 @@ def test_init_G_from_our_checkpoint_and_refusal_of_another_shape(tmp_path, capsy
 
 
 def test_init_G_from_official_weights(tmp_path, capsys, monkeypatch):
-    from pix2pix import finetune
+    from pix2pix.training import finetune as finetune
     loaded = {}
     real = finetune._load_official
 
@@ -237,8 +237,8 @@ def test_init_G_from_official_weights(tmp_path, capsys, monkeypatch):
     pth = ROOT / "tests" / "fixtures" / "tiny_official_unet.pth"   # unet_32, ngf 2
     assert train(tmp_path, "--init_G", str(pth), "--ngf", "2", "--max_iters", "1") == 0
     assert "the official port's weights" in capsys.readouterr().out
-    from pix2pix.official import unet_key_map
-    from pix2pix.pth import load_pth
+    from pix2pix.files.official import unet_key_map
+    from pix2pix.files.pth import load_pth
     official = load_pth(pth)
     key_map = unet_key_map(5)
     assert len(key_map) == 39
@@ -271,7 +271,7 @@ def trained(tmp_path_factory):
     args = [*TINY, "--checkpoints_dir", str(tmp / "ck"), "--name", "t", "--max_iters", "1",
             "--norm", "instance"]
     from unittest import mock
-    with mock.patch("pix2pix.train.plot_losses", lambda *a, **k: None):
+    with mock.patch("pix2pix.training.loop.plot_losses", lambda *a, **k: None):
         assert train_main(args) == 0
     return tmp
 

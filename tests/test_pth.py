@@ -1,4 +1,4 @@
-"""Tests for pix2pix.pth: reading/writing torch .pth state dicts without torch, safely.
+"""Tests for pix2pix.files.pth: reading/writing torch .pth state dicts without torch, safely.
 
 Malicious pickles are built here (by pickle.dumps of objects whose __reduce__ names a
 dangerous function, or by hand from opcodes) and are only ever given to load_pth.
@@ -12,8 +12,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from pix2pix import pth
-from pix2pix.pth import CheckpointError, UnsafeCheckpointError, load_pth, save_pth
+from pix2pix.files import pth as pth
+from pix2pix.files.pth import CheckpointError, UnsafeCheckpointError, load_pth, save_pth
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 

@@ -11,15 +11,15 @@ import pytest
 from PIL import Image
 
 import nn
-from pix2pix.checkpoint import read_checkpoint
-from pix2pix.synthetic import save_synthetic
-from pix2pix import test as evaluate
+from pix2pix.data.synthetic import save_synthetic
+from pix2pix.evaluation import evaluate as evaluate
+from pix2pix.files.checkpoint import read_checkpoint
 from tests.test_faults import saw_line, start_child, train
 
 
 @pytest.fixture(autouse=True)
 def no_loss_plots(monkeypatch):
-    monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+    monkeypatch.setattr("pix2pix.training.loop.plot_losses", lambda *args, **kwargs: None)
 
 
 def disk_full(*args, **kwargs):

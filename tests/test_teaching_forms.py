@@ -6,9 +6,20 @@ import numpy as np
 import pytest
 
 import nn
-from nn.ops.conv import (Conv2dAsTransposeFunction, Conv2dFunction, conv2d, conv2d_naive,
-                         runs_as_transpose)
-from nn.ops.im2col import col2im, col2im_reference, conv_output_size, im2col, im2col_reference
+from nn.ops.conv import (
+    Conv2dAsTransposeFunction,
+    Conv2dFunction,
+    conv2d,
+    conv2d_naive,
+    runs_as_transpose,
+)
+from nn.ops.im2col import (
+    col2im,
+    col2im_reference,
+    conv_output_size,
+    im2col,
+    im2col_reference,
+)
 from nn.optim import Adam, adam_step_reference
 
 # (x shape, k, stride, padding): pix2pix's 4x4 s2 p1, odd sizes, stride 3, k > stride, ...

@@ -2,7 +2,7 @@
 presets.
 
 Runs are tiny (unet_32, ngf 4, 3 synthetic images per epoch) and mostly in-process through
-pix2pix.train.main, which is what `python train.py` calls; the smoke test runs the real
+pix2pix.training.loop.main, which is what `python train.py` calls; the smoke test runs the real
 commands in subprocesses.
 """
 import json
@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from pix2pix.checkpoint import read_checkpoint
-from pix2pix.options import PRESETS, parse_train_options, resolve_preset, train_parser
-from pix2pix.synthetic import save_synthetic
-from pix2pix.schedule import linear_factor as lr_factor
-from pix2pix.train import main
+from pix2pix.data.synthetic import save_synthetic
+from pix2pix.files.checkpoint import read_checkpoint
+from pix2pix.options.common import (
+    PRESETS,
+    parse_train_options,
+    resolve_preset,
+    train_parser,
+)
+from pix2pix.training.loop import main
+from pix2pix.training.schedule import linear_factor as lr_factor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +47,7 @@ def no_loss_plots(request, monkeypatch):
     """matplotlib takes seconds per plot on a busy CPU: the in-process runs skip the loss
     plot (the smoke test draws real ones)."""
     if "smoke" not in request.node.name:
-        monkeypatch.setattr("pix2pix.train.plot_losses", lambda *args, **kwargs: None)
+        monkeypatch.setattr("pix2pix.training.loop.plot_losses", lambda *args, **kwargs: None)
 
 
 def train(checkpoints, *args, name="run"):
@@ -64,7 +69,7 @@ def log_records(run_dir, timing=False):
 @pytest.mark.slow
 def test_smoke_train_then_test_commands(tmp_path):
     """python train.py on a folder of A|B images for two short epochs, then python -m
-    pix2pix.test on its checkpoint: every promised file is there and readable."""
+    pix2pix.evaluation.evaluate on its checkpoint: every promised file is there and readable."""
     data = tmp_path / "data"
     save_synthetic(data / "train", n=2, size=32, seed=0)
     save_synthetic(data / "val", n=3, size=32, seed=1)
@@ -90,7 +95,7 @@ def test_smoke_train_then_test_commands(tmp_path):
     assert "samples_latest.png" in (run_dir / "index.html").read_text()
 
     results = tmp_path / "results"
-    test = subprocess.run([sys.executable, "-m", "pix2pix.test", *common, "--dataroot",
+    test = subprocess.run([sys.executable, "-m", "pix2pix.evaluation.evaluate", *common, "--dataroot",
                            str(data), "--results_dir", str(results)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert test.returncode == 0, test.stderr

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pix2pix.checkpoint import CheckpointError
-from pix2pix.pth import MAX_NESTING, load_pth
+from pix2pix.files.checkpoint import CheckpointError
+from pix2pix.files.pth import MAX_NESTING, load_pth
 from tests.test_pth import tensor_pickle, write_zip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def test_deeply_nested_key_is_refused_by_the_test_command_without_a_crash(tmp_pa
     """300,000 nested tuples as a dict key made CPython crash (SIGSEGV, exit 139) while
     hashing it; it is refused from the opcodes, before the tuple is built."""
     evil = write_zip(tmp_path / "latest_net_G.pth", deep_key_pickle(300_000))
-    run = subprocess.run([sys.executable, "-m", "pix2pix.test", "--checkpoint", str(evil),
+    run = subprocess.run([sys.executable, "-m", "pix2pix.evaluation.evaluate", "--checkpoint", str(evil),
                           "--results_dir", str(tmp_path / "results")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2, (run.returncode, run.stderr[-500:])

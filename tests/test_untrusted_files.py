@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import nn
-from pix2pix.checkpoint import CheckpointError, read_checkpoint
-from pix2pix.pth import MAX_NESTING, load_pth
+from pix2pix.files.checkpoint import CheckpointError, read_checkpoint
+from pix2pix.files.pth import MAX_NESTING, load_pth
 from tests.test_pth import tensor_pickle, write_zip
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,7 +29,7 @@ def deep_tuple_key_pickle(depth):
 def run_load_pth(path):
     """load_pth in a fresh interpreter: a crash (SIGSEGV) shows as a return code, not as
     a dead test runner."""
-    code = ("import sys; from pix2pix.pth import load_pth, CheckpointError\n"
+    code = ("import sys; from pix2pix.files.pth import load_pth, CheckpointError\n"
             "try:\n    load_pth(sys.argv[1])\nexcept CheckpointError as e:\n"
             "    print('refused:', e)\n")
     return subprocess.run([sys.executable, "-c", code, str(path)], cwd=REPO,

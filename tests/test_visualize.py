@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pix2pix import visualize as V
+from pix2pix.evaluation import visualize as V
 
 
 def solid(rgb, h=16, w=24):

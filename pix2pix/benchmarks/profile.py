@@ -3,8 +3,13 @@ the optimiser steps, and data loading."""
 import time
 from collections import defaultdict
 
+import numpy as np
+
 import nn
 from nn.tensor import Function
+from pix2pix.data.datasets import AlignedDataset
+from pix2pix.data.images import DataError
+from pix2pix.data.synthetic import SyntheticFacades
 
 
 def profile_iterations(model, a, b, repeat=3):
@@ -68,9 +73,6 @@ def _all_subclasses(cls):
 
 def _data_seconds(size, n=5):
     """Decode + jitter of one facades pair (synthetic if the data is absent)."""
-    import numpy as np
-    from pix2pix.data import AlignedDataset, DataError
-    from pix2pix.synthetic import SyntheticFacades
     try:
         dataset = AlignedDataset("datasets/facades", "train", load_size=size * 286 // 256,
                                  crop_size=size)

@@ -77,7 +77,7 @@ def iteration_flops(G_macs, D_macs):
 
 def run_ours(size, width, batch_size, warmup, repeat, device, profile):
     import nn
-    from pix2pix.pix2pix_model import Pix2Pix
+    from pix2pix.models.pix2pix_model import Pix2Pix
     base = _rss_mb()
     netG = f"unet_{size}"
     model = Pix2Pix(netG=netG, ngf=width, ndf=width, device=device)
@@ -104,6 +104,7 @@ def run_ours(size, width, batch_size, warmup, repeat, device, profile):
 
 def run_torch(size, width, batch_size, warmup, repeat, device):
     import torch
+
     from .torch_peer import NLayerDiscriminator, UnetGenerator
     torch.manual_seed(0)
     base = _rss_mb()

@@ -2,9 +2,9 @@
 import numpy as np
 
 import nn
+
 from .patchgan import NLayerDiscriminator, PixelDiscriminator
 from .unet import UNet
-
 
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 

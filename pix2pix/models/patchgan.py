@@ -5,6 +5,7 @@ whether one patch of the input is real. The 70x70 PatchGAN maps 256x256 to 30x30
 Module names follow the official PyTorch port ("model.0.weight", ...).
 """
 import nn
+
 from .norms import norm_layer
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 import nn
 import nn.functional as F
+
 from .norms import check_norm, norm_layer
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from nn.serialization import atomic_write
-from pix2pix.metrics import to_uint8
+from pix2pix.evaluation.metrics import to_uint8
 
 LOG2 = float(np.log(2.0))  # each GAN loss at equilibrium, when D outputs 0.5 everywhere
 

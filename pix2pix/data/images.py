@@ -1,12 +1,8 @@
-"""Aligned A|B image pairs (CMP Facades layout) and the paper's random jitter.
+"""Image files on disk: reading them as RGB (or grey), listing a folder, checking every file.
 
-Each file holds one pair side by side, split at w/2 as in the official port: left half = A
-(photo for facades), right half = B (label map); any width works. Training jitter (paper
-Sec. 3 / 6.2, PyTorch port, --preprocess resize_and_crop): resize each half to load_size x
-load_size (bicubic), take the same random crop_size crop and the same random horizontal
-flip of both halves. Test time: resize to crop_size, no crop, no flip. The port's other
---preprocess modes are in preprocess.py. Pixels are scaled to [-1, 1] to match the
-generator's Tanh output; a half for a 1-channel side (--input_nc / --output_nc 1) is grey.
+Each A|B file holds one pair side by side, split at w/2 as in the official port: left half
+= A (photo for facades), right half = B (label map); any width works. What is done to the
+halves (the paper's jitter) is in pairs.py.
 """
 import re
 import sys
@@ -15,8 +11,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
-
-from . import preprocess as prep
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -165,122 +159,3 @@ def check_images(paths, folder, skip_bad_files=False, load=load_ab_image, what="
         raise DataError(f"no readable {what} in {folder}", path=str(folder),
                         reason="no good files")
     return good
-
-
-# ----------------------------------------------------------------------------- jitter
-
-def jitter_params(rng, load_size, crop_size, no_flip=False):
-    """Draw one random jitter: crop corner (x, y) in [0, load_size - crop_size] and a flip flag."""
-    x = int(rng.integers(0, load_size - crop_size + 1))
-    y = int(rng.integers(0, load_size - crop_size + 1))
-    flip = (not no_flip) and bool(rng.random() < 0.5)
-    return x, y, flip
-
-
-def to_array(img):
-    """PIL RGB image -> (3, H, W) float32 in [-1, 1]; a grey ("L") image -> (1, H, W)."""
-    arr = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
-    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-
-
-def transform_half(img, size, x=0, y=0, crop_size=None, flip=False):
-    """Resize one half to size x size (bicubic), crop, flip.
-
-    Returns (3, crop_size, crop_size) float32 in [-1, 1] (crop_size defaults to size).
-    """
-    crop_size = size if crop_size is None else crop_size
-    arr = to_array(img.resize((size, size), BICUBIC))
-    arr = arr[:, y:y + crop_size, x:x + crop_size]
-    if flip:
-        arr = arr[:, :, ::-1]
-    return np.ascontiguousarray(arr)
-
-
-def split_ab(img):
-    """Split an A|B image (2w x h) into its left half A and right half B."""
-    w, h = img.size
-    half = w // 2
-    return img.crop((0, 0, half, h)), img.crop((half, 0, w, h))
-
-
-def make_pair(ab_img, direction="BtoA", train=True, load_size=286, crop_size=256,
-              no_flip=False, rng=None, **options):
-    """Jitter an A|B image and orient it so that A is the network input.
-
-    Returns (A, B), each (C, crop_size, crop_size) float32 in [-1, 1] with the default
-    --preprocess resize_and_crop (C = 3, or 1 for a grey side). options: see
-    transform_pair (preprocess, input_nc, output_nc, test_load_size).
-    """
-    a_img, b_img = split_ab(ab_img)
-    return transform_pair(a_img, b_img, direction, train, load_size, crop_size, no_flip, rng,
-                          **options)
-
-
-def transform_pair(a_img, b_img, direction="BtoA", train=True, load_size=286, crop_size=256,
-                   no_flip=False, rng=None, preprocess="resize_and_crop", input_nc=3,
-                   output_nc=3, test_load_size=None):
-    """(input, target) arrays of the halves A and B, as ``preprocess`` says.
-
-    Training draws one crop and flip for both halves (from A's size, as the port does), so
-    they stay aligned. Test time: resize to test_load_size (default crop_size, the port's
-    test default), centre crop, no flip. A side with 1 channel is converted to grey.
-    """
-    if direction not in ("AtoB", "BtoA"):
-        raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-    if train:
-        rng = np.random.default_rng() if rng is None else rng
-        params = prep.draw_params(rng, a_img.size, preprocess, load_size, crop_size, no_flip)
-    else:
-        load_size = test_load_size or crop_size
-        params = prep.centre_params(a_img.size, preprocess, load_size, crop_size)
-    source, target = (b_img, a_img) if direction == "BtoA" else (a_img, b_img)
-    return tuple(to_array(prep.apply(img, preprocess, load_size, crop_size, params,
-                                     grayscale=channels == 1))
-                 for img, channels in ((source, input_nc), (target, output_nc)))
-
-
-# ----------------------------------------------------------------------------- dataset
-
-class AlignedDataset:
-    """Folder root/split of A|B images (or root/A/split + root/B/split of halves).
-
-    get(i) returns dict(A=(C, crop, crop) float32 in [-1, 1], B=same, path=str), where A is
-    the network input after applying direction (BtoA: A = right half, B = left half).
-    preprocess, input_nc, output_nc, test_load_size: see transform_pair. size_multiple:
-    every output side must be a multiple of it (the U-Net's 2**depth), checked up front.
-    """
-
-    def __init__(self, root, split="train", direction="BtoA", load_size=286, crop_size=256,
-                 no_flip=False, train=True, skip_bad_files=False, preprocess="resize_and_crop",
-                 input_nc=3, output_nc=3, size_multiple=1, test_load_size=None):
-        from .datasets import check_preprocess, check_sizes, scan_pairs  # imports this module
-        if direction not in ("AtoB", "BtoA"):
-            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-        check_preprocess(preprocess, load_size, crop_size, train)
-        self.root = Path(root)
-        self.split = split
-        self.direction = direction
-        self.load_size = load_size
-        self.crop_size = crop_size
-        self.no_flip = no_flip
-        self.train = train
-        self.options = dict(preprocess=preprocess, input_nc=input_nc, output_nc=output_nc,
-                            test_load_size=test_load_size)
-        self.paths, half_sizes = scan_pairs(root, split, skip_bad_files)
-        self.output_sizes = check_sizes(half_sizes, preprocess, load_size if train else
-                                        (test_load_size or crop_size), crop_size, size_multiple)
-
-    def __len__(self):
-        return len(self.paths)
-
-    def get(self, index, rng=None):
-        """Load item index; rng (np.random.Generator) drives the jitter when training."""
-        from .datasets import load_halves
-        entry = self.paths[index]
-        a_img, b_img = load_halves(entry)
-        a, b = transform_pair(a_img, b_img, self.direction, self.train, self.load_size,
-                              self.crop_size, self.no_flip, rng, **self.options)
-        return {"A": a, "B": b, "path": str(entry[0] if isinstance(entry, tuple) else entry)}
-
-    def __getitem__(self, index):
-        return self.get(index)

@@ -8,7 +8,6 @@ import time
 
 from tqdm import tqdm
 
-
 PORT_ORDER = ("G_GAN", "G_L1", "D_real", "D_fake")  # the port's loss_names order
 
 

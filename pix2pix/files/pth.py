@@ -41,9 +41,10 @@ from typing import Mapping, Optional
 import numpy as np
 
 from nn.serialization import UnsafeArchiveError, atomic_write, check_zip_sizes
-
-from .checkpoint import CheckpointError  # the project's one "unreadable checkpoint" error
-from .pickle_shape import MAX_NESTING, PickleShapeError, check_pickle_shape
+from pix2pix.files.checkpoint import (
+    CheckpointError,  # the project's one "unreadable checkpoint" error
+)
+from pix2pix.files.pickle_shape import MAX_NESTING, PickleShapeError, check_pickle_shape
 
 __all__ = ["load_pth", "save_pth", "CheckpointError", "UnsafeCheckpointError"]
 

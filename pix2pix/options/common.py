@@ -6,8 +6,14 @@ in a configuration that trains in reasonable time on a laptop CPU (see README).
 import argparse
 import sys
 
-from .port_options import (add_port_common_options, add_port_train_options, given_options,
-                           resolve_direction, resolve_port_options)
+from pix2pix.models.networks import unet_depth
+from pix2pix.options.port import (
+    add_port_common_options,
+    add_port_train_options,
+    given_options,
+    resolve_direction,
+    resolve_port_options,
+)
 
 # A smaller model on smaller images: ~1/16 of the arithmetic of the paper's configuration.
 PRESETS = {
@@ -124,7 +130,6 @@ def resolve_preset(parser, argv=None):
 
 def validate(opt):
     """Refuse impossible combinations up front, each with the fix."""
-    from .models.networks import unet_depth
     errors = []
     mode = getattr(opt, "preprocess", "resize_and_crop")
     cropping = mode.endswith("crop")

@@ -2,11 +2,42 @@
 
 The network sees the lightness L and predicts the two colour channels a, b, each scaled
 to about [-1, 1] as the port does: A = L / 50 - 1 (L in [0, 100]), B = ab / 110. Pictures
-and metrics need RGB again: lab_to_rgb inverts metrics.rgb_to_lab.
+and metrics need RGB again: lab_to_rgb inverts rgb_to_lab (both here; metrics' Lab
+histograms use rgb_to_lab too).
 """
 import numpy as np
 
-from .metrics import _D65_WHITE, _RGB_TO_XYZ, rgb_to_lab
+# sRGB (linear) -> CIE XYZ, D65 white (IEC 61966-2-1).
+_RGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def rgb_to_lab(rgb):
+    """uint8 sRGB image (H, W, 3) -> CIE L*a*b* float64 (H, W, 3), D65 white.
+
+    sRGB -> linear RGB (undo the gamma curve) -> XYZ -> Lab. L* is in [0, 100].
+    """
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8:
+        raise TypeError(f"rgb_to_lab expects uint8 sRGB, got {rgb.dtype}; see to_uint8")
+    if rgb.shape[-1] != 3:
+        raise ValueError(f"expected (H, W, 3), got shape {rgb.shape}")
+    c = rgb.astype(np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _RGB_TO_XYZ.T / _D65_WHITE
+
+    # f is a cube root, replaced near 0 by a line so its slope stays finite.
+    delta = 6.0 / 29.0
+    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4.0 / 29.0)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
 
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .data import make_pair
+from pix2pix.data.pairs import make_pair
 
 CLASSES = ("background", "facade", "window", "door", "cornice", "sill")
 

@@ -3,19 +3,12 @@
 a snapshot keeps no Adam moments, and foreign ones would not fit."""
 from pathlib import Path
 
-from .checkpoint import CheckpointError, read_checkpoint
-from .official import infer_unet, official_to_ours, unet_key_map
-from .pth import load_pth
+from pix2pix.files.checkpoint import CheckpointError, read_checkpoint
+from pix2pix.files.official import infer_unet, official_to_ours, unet_key_map
+from pix2pix.files.pth import load_pth
 
 # The options that decide G's shapes (D is not loaded by --init_G).
 G_OPTIONS = ("netG", "ngf", "norm", "no_skips", "input_nc", "output_nc")
-
-
-def snapshot_path(run_dir, epoch="latest", load_iter=0):
-    """The checkpoint --continue_train (or the test command) reads."""
-    if load_iter and load_iter > 0:
-        return Path(run_dir) / f"iter_{load_iter}.npz"
-    return Path(run_dir) / ("latest.npz" if epoch == "latest" else f"epoch_{epoch}.npz")
 
 
 def _load_ours(G, path, options):

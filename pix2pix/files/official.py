@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 import nn
-from .checkpoint import CheckpointError, read_checkpoint
-from .models import define_G
-from .pth import load_pth, save_pth
+from pix2pix.files.checkpoint import CheckpointError, read_checkpoint
+from pix2pix.files.pth import load_pth, save_pth
+from pix2pix.models import define_G
 
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var")
 

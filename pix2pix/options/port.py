@@ -6,10 +6,10 @@ project does instead (the visdom / wandb display), or is refused with the reason
 """
 from pathlib import Path
 
-from .datasets import MODES as DATASET_MODES
-from .download import DIRECTIONS
-from .models import INIT_TYPES
-from .preprocess import MODES as PREPROCESS_MODES
+from pix2pix.data.datasets import MODES as DATASET_MODES
+from pix2pix.data.preprocess import MODES as PREPROCESS_MODES
+from pix2pix.data.published import DIRECTIONS
+from pix2pix.models import INIT_TYPES
 
 LR_POLICIES = ("linear", "step", "plateau", "cosine")
 MODELS = ("pix2pix", "colorization", "test")

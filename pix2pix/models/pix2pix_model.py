@@ -10,7 +10,7 @@ import numpy as np
 
 import nn
 import nn.functional as F
-from .models import define_D, define_G
+from pix2pix.models import define_D, define_G
 
 GAN_MODES = ("vanilla", "lsgan", "none")
 

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from pix2pix.data.color import rgb_to_lab
+
 # When PSNR is averaged over a split, identical pairs (PSNR = inf) are counted as this value,
 # so that one perfect image does not make the mean infinite. The cap is a convention: real
 # outputs score 10-30 dB, far below it, and skipping such pairs instead would hide them.
@@ -129,38 +131,6 @@ def ssim(a, b, win_size=11, sigma=1.5, k1=0.01, k2=0.03):
 
 
 # ----------------------------------------------------------------------------- Lab colour
-
-# sRGB (linear) -> CIE XYZ, D65 white (IEC 61966-2-1).
-_RGB_TO_XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
-)
-_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
-
-
-def rgb_to_lab(rgb):
-    """uint8 sRGB image (H, W, 3) -> CIE L*a*b* float64 (H, W, 3), D65 white.
-
-    sRGB -> linear RGB (undo the gamma curve) -> XYZ -> Lab. L* is in [0, 100].
-    """
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8:
-        raise TypeError(f"rgb_to_lab expects uint8 sRGB, got {rgb.dtype}; see to_uint8")
-    if rgb.shape[-1] != 3:
-        raise ValueError(f"expected (H, W, 3), got shape {rgb.shape}")
-    c = rgb.astype(np.float64) / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ _RGB_TO_XYZ.T / _D65_WHITE
-
-    # f is a cube root, replaced near 0 by a line so its slope stays finite.
-    delta = 6.0 / 29.0
-    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4.0 / 29.0)
-    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
-    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
-
 
 def color_histograms(lab, bins=LAB_BINS):
     """Per-channel histograms of a Lab image over the fixed LAB_RANGES.

@@ -7,6 +7,7 @@ atomically, so a crash or a full disk never leaves half a checkpoint behind.
 """
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -50,6 +51,13 @@ def first_non_finite(state):
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             return name
     return None
+
+
+def snapshot_path(run_dir, epoch="latest", load_iter=0):
+    """The checkpoint --continue_train (or the test command) reads."""
+    if load_iter and load_iter > 0:
+        return Path(run_dir) / f"iter_{load_iter}.npz"
+    return Path(run_dir) / ("latest.npz" if epoch == "latest" else f"epoch_{epoch}.npz")
 
 
 def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weights_only=False):

@@ -1,0 +1,8 @@
+"""The data sets published with pix2pix (the port's download script): their names and the
+direction each is usually trained in."""
+DATASETS = ("facades", "cityscapes", "maps", "edges2shoes", "edges2handbags", "night2day")
+# Which way each data set is usually trained (the port's READMEs and scripts): A is the
+# left half of every pair. facades and cityscapes keep the photo on the left.
+DIRECTIONS = {"facades": ("BtoA", "labels -> photo"), "cityscapes": ("BtoA", "labels -> photo"),
+              "maps": ("AtoB", "aerial photo -> map"), "edges2shoes": ("AtoB", "edges -> photo"),
+              "edges2handbags": ("AtoB", "edges -> photo"), "night2day": ("AtoB", "night -> day")}
