@@ -185,7 +185,7 @@ save_figure(fig, LESSON, "bias_correction")
 #
 # (Kingma and Ba 2015, Algorithm 1.) ``nn.optim.adam_step_reference`` is exactly these
 # lines on plain arrays; ``nn.optim.Adam`` computes the same numbers in place, without
-# temporaries, for millions of weights (tests/test_optim.py checks the two agree). We
+# temporaries, for millions of weights (tests/nn/test_optim.py checks the two agree). We
 # write it once more here and compare all three over a few steps.
 
 # %%

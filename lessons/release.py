@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION (?P<id>\d+b?\.\d+)[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
 # Instructors' material: not part of a student copy (the stubs are not needed there).
-LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/test_graders_reject",
-            "tests/test_release.py", "tests/test_exercise_stubs.py", "lessons/release.py")
+LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/graders/test_graders_reject",
+            "tests/lessons/test_release.py", "tests/lessons/test_exercise_stubs.py", "lessons/release.py")
 # Where the library's marked solutions live.
 LIBRARY = ("nn/", "pix2pix/")
 RELEASE_FLAG = "lessons/exercises/RELEASE"

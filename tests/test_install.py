@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import REPO
+
+ROOT = REPO  # the repository
 SCRIPTS = {"pix2pix-train": "Train pix2pix", "pix2pix-test": "Evaluate a trained generator",
            "pix2pix-download": "Download or link", "pix2pix-combine": "Join two folders"}
 

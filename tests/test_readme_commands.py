@@ -1,9 +1,10 @@
 """The README's set-up and test commands are the ones CI runs (.ci/run checks the README
 too; this catches a drift before CI does)."""
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import REPO
+
+ROOT = REPO  # the repository
 
 
 def test_ci_runs_the_readme_commands_and_setup_installs_the_test_extra():

@@ -2,7 +2,7 @@
 
 ``im2col_reference`` / ``col2im_reference`` are the textbook form (lesson 3): pad, then
 one strided-slice copy per kernel offset. ``im2col`` / ``col2im`` compute exactly the same
-arrays faster (tested equal in tests/test_conv.py); the library runs those.
+arrays faster (tested equal in tests/nn/ops/test_conv.py); the library runs those.
 
 For a k x k kernel, ``im2col`` copies, for every kernel offset (i, j), the input pixels
 that offset touches into a column matrix, as k*k strided slice copies (no Python loop

@@ -3,7 +3,7 @@
 Each is the library's solution with one typical error (a docstring says which). The
 grader must reject every one of them and accept the reference:
 
-    python -m pytest --wrong-solutions          (tests/test_graders_reject_wrong_solutions.py
+    python -m pytest --wrong-solutions          (tests/graders/test_graders_reject_wrong_solutions.py
                                                  runs it in CI)
 
 Instructors' material: ``python -m lessons.release`` leaves this folder out.

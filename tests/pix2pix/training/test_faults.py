@@ -29,8 +29,9 @@ from pix2pix.files.checkpoint import (
 )
 from pix2pix.models.pix2pix_model import Pix2Pix
 from pix2pix.training.loop import main
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO  # the repository
 
 TINY = ["--netG", "unet_32", "--crop_size", "32", "--load_size", "36", "--ngf", "4",
         "--ndf", "4", "--n_epochs", "2", "--n_epochs_decay", "1", "--num_samples", "1",
@@ -43,6 +44,7 @@ CHILD = r"""
 import sys, time
 import numpy as np
 import pix2pix.training.loop as train
+from tests.paths import REPO
 
 train.plot_losses = lambda *args, **kwargs: None
 hang_at, calls, real_savez = int(sys.argv[1]), [0], np.savez

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.test_lessons_1_6 import check_pictures
+from tests.lessons.test_lessons_1_6 import check_pictures
 
 LESSONS = {
     "07_unet": ["unet_diagram", "feature_maps", "skips_vs_no_skips"],

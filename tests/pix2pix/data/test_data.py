@@ -20,10 +20,9 @@ from pix2pix.data.synthetic import (
     make_ab_image,
     save_synthetic,
 )
+from tests.paths import REPO
 
-HERE = Path(__file__).resolve()
-FACADES_CANDIDATES = [HERE.parents[1] / "datasets" / "facades",
-                      HERE.parents[2] / "shared" / "facades"]
+FACADES_CANDIDATES = [REPO / "datasets" / "facades", REPO.parent / "shared" / "facades"]
 FACADES = next((p for p in FACADES_CANDIDATES if (p / "train").is_dir()), None)
 needs_facades = pytest.mark.skipif(FACADES is None, reason="real facades data not found")
 

@@ -16,8 +16,8 @@ import pytest
 import nn
 from lessons import exercises
 from nn.tensor import Context
+from tests.paths import TESTS
 
-TESTS = Path(__file__).resolve().parent
 IDS = list(exercises.EXERCISES)
 
 
@@ -112,7 +112,7 @@ def test_stub_has_the_reference_signature(exercise_id):
 
 
 def _test_sources():
-    return {path.name: path.read_text() for path in sorted(TESTS.glob("test_*.py"))
+    return {path.name: path.read_text() for path in sorted(TESTS.rglob("test_*.py"))
             if path.name != Path(__file__).name}
 
 

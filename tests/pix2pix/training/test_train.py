@@ -23,8 +23,9 @@ from pix2pix.options.common import (
 )
 from pix2pix.training.loop import main
 from pix2pix.training.schedule import linear_factor as lr_factor
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO  # the repository
 
 # 3 images per epoch at batch size 1; 2 epochs at the initial lr, 1 of decay: 9 iterations.
 TINY_OPTIONS = {"dataroot": "synthetic", "netG": "unet_32", "crop_size": 32, "load_size": 36,

@@ -4,14 +4,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from lessons import exercises
+from tests.paths import REPO
 from tests.wrong_solutions import WRONG
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO  # the repository
 
 
 def run_catalogue(env=None, *args):

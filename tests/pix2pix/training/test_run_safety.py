@@ -14,7 +14,7 @@ import nn
 from pix2pix.data.synthetic import save_synthetic
 from pix2pix.evaluation import evaluate as evaluate
 from pix2pix.files.checkpoint import read_checkpoint
-from tests.test_faults import saw_line, start_child, train
+from tests.pix2pix.training.test_faults import saw_line, start_child, train
 
 
 @pytest.fixture(autouse=True)

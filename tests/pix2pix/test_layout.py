@@ -11,9 +11,10 @@ A module may import from its own folder and from layers below it, never above; a
 chain of imports (at module level or inside a function) comes back to where it started.
 """
 import ast
-from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pix2pix"
+from tests.paths import REPO
+
+PACKAGE = REPO / "pix2pix"
 LAYER = {"models": 0, "files": 1, "data": 1, "options": 2, "evaluation": 3, "training": 4}
 TOP = 5  # pix2pix/*.py and benchmarks/
 

@@ -10,12 +10,10 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
 
 # lesson -> the pictures it saves (lessons/output/<lesson>/<name>.png)
 LESSONS = {

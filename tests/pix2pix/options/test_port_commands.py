@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +17,9 @@ from pix2pix.files.checkpoint import read_checkpoint
 from pix2pix.options.common import parse_train_options
 from pix2pix.training.loop import main as train_main
 from pix2pix.training.schedule import cosine_factor, plateau_factor, step_factor
+from tests.paths import FIXTURES, REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO  # the repository
 TINY = ["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32", "--load_size", "36",
         "--ngf", "4", "--ndf", "4", "--n_epochs", "1", "--n_epochs_decay", "1",
         "--max_dataset_size", "3", "--num_samples", "1", "--no_progress"]
@@ -234,7 +234,7 @@ def test_init_G_from_official_weights(tmp_path, capsys, monkeypatch):
         loaded.update({k: v.copy() for k, v in G.state_dict().items()})
         return what
     monkeypatch.setattr(finetune, "_load_official", spy)
-    pth = ROOT / "tests" / "fixtures" / "tiny_official_unet.pth"   # unet_32, ngf 2
+    pth = FIXTURES / "tiny_official_unet.pth"   # unet_32, ngf 2
     assert train(tmp_path, "--init_G", str(pth), "--ngf", "2", "--max_iters", "1") == 0
     assert "the official port's weights" in capsys.readouterr().out
     from pix2pix.files.official import unet_key_map

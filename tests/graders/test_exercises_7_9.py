@@ -2,7 +2,7 @@
 
 Each test gets the object under test from the ``implementation`` fixture: the library's
 reference, or with ``python -m pytest --exercise 7.1`` the student's version in
-lessons/exercises/. (tests/test_models.py, test_losses.py and test_gradcheck_ops.py grade
+lessons/exercises/. (tests/pix2pix/models/test_networks.py, test_losses.py and test_gradcheck_ops.py grade
 8.1 and 9.1 as well.)
 """
 import math

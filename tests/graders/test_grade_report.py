@@ -11,14 +11,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import nn
 from lessons import exercises
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO  # the repository
 # An instructors' test: it grades the stubs and the catalogue, which a release leaves out.
 pytestmark = pytest.mark.skipif(exercises.RELEASE, reason="a student release has no stubs "
                                 "and no catalogue of wrong solutions")
@@ -103,6 +103,6 @@ def test_results_json_in_gradescope_format(graded):
     (["--results=r.json"], "--results needs --exercise"),
 ])
 def test_misused_grading_options_are_refused_saying_why(args, message):
-    run = grade(*args, "tests/test_grade_exercises.py")
+    run = grade(*args, "tests/graders/test_grade_exercises.py")
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
     assert message in run.stderr

@@ -16,7 +16,7 @@ import pytest
 import nn
 from pix2pix.files.checkpoint import CheckpointError, read_checkpoint
 from pix2pix.files.pth import MAX_NESTING, load_pth
-from tests.test_pth import tensor_pickle, write_zip
+from tests.pix2pix.files.test_pth import tensor_pickle, write_zip
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -139,7 +139,7 @@ def test_entry_whose_bytes_are_not_in_the_file_is_refused(tmp_path):
 
 def test_real_checkpoints_are_within_the_bounds(tmp_path):
     """The bounds leave every real file alone: ours (np.savez, stored) and torch's."""
-    from tests.test_pth import FIXTURES
+    from tests.pix2pix.files.test_pth import FIXTURES
     load_pth(os.path.join(FIXTURES, "tiny_official_unet.pth"))
     rng = np.random.default_rng(0)
     state = {"w": rng.standard_normal((64, 3, 4, 4)).astype(np.float32), "z": np.zeros(3)}

@@ -1,4 +1,4 @@
-"""Crafted .pth files, beyond tests/test_untrusted_files.py: the test command's entry
+"""Crafted .pth files, beyond tests/pix2pix/files/test_untrusted_files.py: the test command's entry
 point, the exact nesting bound, keys that are cheap to build but costly to hash (shared
 through the pickle's memo), sets and OrderedDict(pairs), values shared the same way, and
 tensors that multiply their storage (overlapping strides, many views of one storage).
@@ -10,15 +10,15 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import pytest
 
 from pix2pix.files.checkpoint import CheckpointError
 from pix2pix.files.pth import MAX_NESTING, load_pth
-from tests.test_pth import tensor_pickle, write_zip
+from tests.paths import REPO
+from tests.pix2pix.files.test_pth import tensor_pickle, write_zip
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO  # the repository
 
 
 def deep_key_pickle(depth):

@@ -2,6 +2,7 @@
 import pytest
 
 from lessons.release import MarkerError, strip_solutions
+from tests.paths import REPO
 
 SOURCE = '''def f(x):
     """Doc."""
@@ -51,12 +52,11 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from lessons import exercises  # noqa: E402
 from lessons.release import BEGIN, END, make_release  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+
 
 
 def marked_regions(text):
@@ -93,7 +93,7 @@ def test_every_exercise_has_a_hole_and_no_solution_line_remains(release):
         for rel in set(files):
             released = (dest / rel).read_text()
             assert "SOLUTION" not in released
-            original = (ROOT / rel).read_text()
+            original = (REPO / rel).read_text()
             released_lines = [line.strip() for line in released.splitlines()]
             original_lines = [line.strip() for line in original.splitlines()]
             for exercise_id, lines in marked_regions(original).items():
@@ -124,7 +124,7 @@ def test_release_grades_the_library_holes_fail_then_full_marks(release, tmp_path
     # The student fills every hole (here: with the library's own code) -> full marks.
     for files in holes.values():
         for rel in set(files):
-            shutil.copy2(ROOT / rel, dest / rel)
+            shutil.copy2(REPO / rel, dest / rel)
     after = grade(dest, f"--results={results}")
     assert after.returncode == 0, after.stdout[-3000:]
     for exercise_id in exercises.EXERCISES:
