@@ -23,7 +23,7 @@ import nn
 from nn.serialization import atomic_write
 from pix2pix.data.color import as_pictures
 from pix2pix.data.datasets import SingleDataset, build_dataset
-from pix2pix.data.images import DataError
+from pix2pix.data.images import DataError, pixel_limit, set_max_pixels
 from pix2pix.evaluation.metrics import evaluate_pairs
 from pix2pix.evaluation.visualize import save_image, tensor_to_image, write_gallery
 from pix2pix.files.checkpoint import (
@@ -34,6 +34,7 @@ from pix2pix.files.checkpoint import (
 )
 from pix2pix.files.official import load_official_generator
 from pix2pix.models import define_G
+from pix2pix.models.budget import check_generator_claim, memory_budget
 from pix2pix.models.networks import unet_depth
 from pix2pix.models.pix2pix_model import paper_inference
 from pix2pix.options.common import add_data_options, add_model_options, range_errors
@@ -73,6 +74,9 @@ def test_parser():
     return p
 
 
+ASPECT_RATIOS = (0.01, 100.0)  # a 256x256 output stays under 26 Mpx at either end
+
+
 def parse_test_options(argv=None):
     """(options, the names given on the command line, lines to print)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -80,8 +84,10 @@ def parse_test_options(argv=None):
     opt = parser.parse_args(argv)
     given = given_options(parser, argv)
     notes = resolve_port_options(opt, given, train=False)
-    if not opt.aspect_ratio > 0:
-        raise SystemExit(f"error: --aspect_ratio must be > 0, got {opt.aspect_ratio}")
+    low, high = ASPECT_RATIOS
+    if not low <= opt.aspect_ratio <= high:  # also nan; inf and 1e-300 overflow the size
+        raise SystemExit(f"error: --aspect_ratio must be between {low} and {high} (the "
+                         f"picture's width x ratio or height / ratio), got {opt.aspect_ratio}")
     if opt.input_dir or opt.dataset_mode == "single":
         opt.dataset_mode = "single"
         given = given | {"dataset_mode"}  # inputs only, whatever the checkpoint trained on
@@ -106,6 +112,9 @@ def load_generator(opt, given=frozenset()):
         raise CheckpointError("; ".join(errors))
     for line in notes + [f"direction: {opt.direction} (the checkpoint's)"]:
         print(line)
+    check_generator_claim(path, unet_depth(opt.netG), opt.input_nc, opt.output_nc, opt.ngf,
+                          opt.norm, not opt.no_skips, path.stat().st_size,
+                          test_image_size(opt, given), memory_budget(opt.memory_budget))
     G = define_G(opt.netG, opt.input_nc, opt.output_nc, opt.ngf, opt.norm, not opt.no_dropout,
                  dropout_placement=opt.dropout_placement, skips=not opt.no_skips,
                  seed=opt.seed)
@@ -113,11 +122,17 @@ def load_generator(opt, given=frozenset()):
     return G, f"{path} (epoch {meta['epoch']})"
 
 
+def test_image_size(opt, given=frozenset()):
+    """The side of the square images G runs on (its budget is checked for this size)."""
+    return max(opt.crop_size, opt.load_size if "load_size" in given else 0)
+
+
 def test_dataset(opt, given=frozenset()):
     """The data set to run on: --input_dir or --dataset_mode single (inputs only: the folder
     itself, as in the port), else the --phase split of --dataroot."""
     test_load_size = opt.load_size if "load_size" in given else None
     if opt.dataset_mode == "single":
+        set_max_pixels(pixel_limit(opt.load_size, opt.max_image_pixels))
         folder = Path(opt.input_dir or opt.dataroot)
         if not folder.is_dir():
             raise DataError(f"{'--input_dir' if opt.input_dir else '--dataroot'} {folder} is "

@@ -17,6 +17,7 @@ names already match ("model.0.weight", ...). PyTorch's BatchNorm also stores a
     python -m pix2pix.official export --name facades_label2photo --out latest_net_G.pth
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import nn
 from pix2pix.files.checkpoint import CheckpointError, read_checkpoint
 from pix2pix.files.pth import load_pth, save_pth
 from pix2pix.models import define_G
+from pix2pix.models.budget import check_generator_claim, memory_budget
 
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var")
 
@@ -111,6 +113,9 @@ def load_official_generator(path, opt=None):
     BatchNorm, the port's dropout placement). The architecture is read off the file."""
     state = load_pth(path)
     num_downs, input_nc, output_nc, ngf = infer_unet(state)
+    check_generator_claim(path, num_downs, input_nc, output_nc, ngf, "batch", True,
+                          os.path.getsize(path), 2 ** num_downs,
+                          memory_budget(getattr(opt, "memory_budget", None)))
     seed = getattr(opt, "seed", 0) if opt is not None else 0
     G = define_G(f"unet_{2 ** num_downs}", input_nc, output_nc, ngf, "batch", True,
                  dropout_placement="pytorch", seed=seed)

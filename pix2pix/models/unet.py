@@ -13,6 +13,7 @@ import numpy as np
 import nn
 import nn.functional as F
 
+from .budget import unet_widths
 from .norms import check_norm, norm_layer
 
 
@@ -118,8 +119,7 @@ class UNet(nn.Module):
         self.num_downs, self.skips = num_downs, skips
         self.dropout_generator = (dropout_generator if dropout_generator is not None
                                   else np.random.default_rng())
-        # Encoder widths: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (C64-C128-C256-C512-C512-...)
-        widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
+        widths = unet_widths(num_downs, ngf)  # C64-C128-C256-C512-C512-...
         self.down = nn.Sequential(*[
             UNetDown(input_nc if i == 0 else widths[i - 1], widths[i],
                      norm=batch_norm and 0 < i < num_downs - 1, activation=i < num_downs - 1,
