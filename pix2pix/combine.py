@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from pix2pix.data.folders import match_partners, problems_error
-from pix2pix.data.images import DataError, load_image, scan_dataset
+from pix2pix.data.images import DataError, load_image, scan_dataset, set_max_pixels
 
 
 def parser():
@@ -29,6 +29,8 @@ def parser():
                    help="A files are named *_A.<ext>, their partners *_B.<ext>, pairs *.<ext>")
     p.add_argument("--no_multiprocessing", action="store_true",
                    help="write in one thread (default: a few threads)")
+    p.add_argument("--max_image_pixels", type=int, default=None, help="refuse image files "
+                   "of more pixels (default: 16 x a 286x286 half's area, for each half)")
     p.add_argument("--split_AB", action="store_true",
                    help="the reverse: cut the pairs in --fold_AB into --fold_A and --fold_B")
     return p
@@ -104,9 +106,13 @@ def plan_split(opt):
 
 def main(argv=None):
     opt = parser().parse_args(argv)
-    if opt.num_imgs < 1:
-        print(f"error: --num_imgs must be at least 1, got {opt.num_imgs}", file=sys.stderr)
-        return 2
+    for name in ("num_imgs", "max_image_pixels"):
+        if (getattr(opt, name) or 1) < 1:
+            print(f"error: --{name} must be at least 1, got {getattr(opt, name)}",
+                  file=sys.stderr)
+            return 2
+    if opt.max_image_pixels:
+        set_max_pixels(opt.max_image_pixels)
     try:
         jobs = plan_split(opt) if opt.split_AB else plan_combine(opt)
         work = split_one if opt.split_AB else combine_one

@@ -27,7 +27,9 @@ from pix2pix.data.images import (
     check_images,
     load_image,
     natural_key,
+    pixel_limit,
     scan_dataset,
+    set_max_pixels,
 )
 from pix2pix.data.pairs import to_array, transform_pair
 from pix2pix.data.synthetic import SyntheticFacades
@@ -141,6 +143,7 @@ class SingleDataset:
 
 def build_dataset(opt, split, train, test_load_size=None):
     """The data set that opt.dataset_mode names, for training (jitter) or testing."""
+    set_max_pixels(pixel_limit(opt.load_size, getattr(opt, "max_image_pixels", None)))
     pair = dict(preprocess=opt.preprocess, input_nc=opt.input_nc, output_nc=opt.output_nc)
     if opt.dataroot == "synthetic":
         return SyntheticFacades(n=8 if train else 4, size=opt.crop_size,

@@ -6,13 +6,33 @@ halves (the paper's jitter) is in pairs.py.
 """
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
+# The decoders Pillow may use: never EPS/PostScript (which starts Ghostscript) or any other
+# format a renamed file could pick. Each is a format of IMG_EXTENSIONS.
+DECODERS = ("JPEG", "PNG", "BMP", "TIFF", "PPM", "WEBP")
+
+# Pixels an image file may claim before it is decoded (a 631-byte JPEG can claim
+# 13000x13000, 0.5 GB of RGB): 16 x the area of each half at --load_size 286 by default.
+# The commands set it from their options (set_max_pixels); --max_image_pixels raises it.
+_max_pixels = [2 * 16 * 286 ** 2]
+
+
+def pixel_limit(load_size, max_image_pixels=None):
+    """The limit the options ask for: --max_image_pixels, else 16 x the --load_size area
+    of each half of an A|B file."""
+    return max_image_pixels or 2 * 16 * load_size ** 2
+
+
+def set_max_pixels(limit):
+    """Set the most pixels load_image decodes in this process (see pixel_limit)."""
+    _max_pixels[0] = int(limit)
 
 # Image.Resampling exists from Pillow 9.1; the bare constant works on every version.
 BICUBIC = getattr(Image, "Resampling", Image).BICUBIC
@@ -79,8 +99,15 @@ def load_image(path, pair=False):
     if path.stat().st_size == 0:
         raise _bad(path, "empty file (0 bytes); re-download or delete it")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # the pixel limit below is far lower than Pillow's
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path, formats=DECODERS)
+        with img:
             w, h = img.size
+            if w * h > _max_pixels[0]:
+                raise _bad(path, f"{w}x{h} is {w * h:,} pixels, more than the limit of "
+                                 f"{_max_pixels[0]:,} (16 x the --load_size area); resize it, "
+                                 "or raise the limit with --max_image_pixels")
             if pair and w < 2:
                 raise _bad(path, f"expected an A|B pair side by side, got {w}x{h}: too narrow "
                                  "to split; each file must hold A (left) and B (right)")
