@@ -4,8 +4,10 @@ Every default is the paper's setting for facades labels -> photo. ``--preset cpu
 in a configuration that trains in reasonable time on a laptop CPU (see README).
 """
 import argparse
+import math
 import sys
 
+from pix2pix.models.budget import FLOAT_BYTES, gib, memory_budget, training_bytes
 from pix2pix.models.networks import unet_depth
 from pix2pix.options.port import (
     add_port_common_options,
@@ -41,6 +43,9 @@ def add_model_options(p):
                    help="cut the U-Net skips: the paper's encoder-decoder ablation")
     g.add_argument("--input_nc", type=int, default=3, help="1: the input half is read as grey")
     g.add_argument("--output_nc", type=int, default=3, help="1: the target half is read as grey")
+    g.add_argument("--memory_budget", type=float, default=None, help="GiB the networks and "
+                   "images may claim (checked before building them); default: the memory "
+                   "available now")
 
 
 def add_data_options(p):
@@ -59,6 +64,9 @@ def add_data_options(p):
                    help="train without unreadable images instead of stopping")
     g.add_argument("--max_dataset_size", type=int, default=None,
                    help="use only the first N images (quick experiments)")
+    g.add_argument("--max_image_pixels", type=int, default=None, help="refuse image files "
+                   "of more pixels (checked before decoding); default: 16 x the --load_size "
+                   "area of each half")
 
 
 def add_common_options(p):
@@ -151,6 +159,8 @@ def validate(opt):
     if opt.netD == "n_layers" and not 1 <= opt.n_layers_D <= 5:
         errors.append(f"--n_layers_D must be 1..5, got {opt.n_layers_D}")
     errors += range_errors(opt)
+    if not errors:
+        errors += training_memory_errors(opt)
     if errors:
         raise SystemExit("error: " + "\nerror: ".join(errors))
     return opt
@@ -163,7 +173,8 @@ RANGES = {
     "seed": (0, 2**32 - 1), "load_size": (1, None), "crop_size": (1, None),
     "batch_size": (1, None), "n_epochs": (0, None), "n_epochs_decay": (0, None),
     "save_epoch_freq": (1, None), "max_iters": (1, None), "max_dataset_size": (1, None),
-    "num_samples": (1, None), "num_test": (1, None),
+    "num_samples": (1, None), "num_test": (1, None), "memory_budget": (0, None),
+    "max_image_pixels": (1, None),
 }
 
 
@@ -173,6 +184,9 @@ def range_errors(opt):
     for name, (low, high, *excluded) in RANGES.items():
         value = getattr(opt, name, None)
         if value is None:
+            continue
+        if not math.isfinite(value):  # nan passes every comparison; inf passes ">= 0"
+            errors.append(f"--{name} must be a finite number, got {value}")
             continue
         too_high = high is not None and (value >= high if excluded else value > high)
         # lr 0 trains nothing and divides by zero in Adam's step size: it must be > 0.
@@ -184,6 +198,25 @@ def range_errors(opt):
     if getattr(opt, "n_epochs", 1) + getattr(opt, "n_epochs_decay", 1) < 1:
         errors.append("--n_epochs + --n_epochs_decay must be at least 1: nothing to train")
     return errors
+
+
+def training_memory_errors(opt):
+    """The networks, activations and resized images the options claim, against the memory
+    budget, before anything is built (a typo like --ngf 64000 asks for terabytes)."""
+    depth = unet_depth(opt.netG)
+    needed = training_bytes(depth, opt.input_nc, opt.output_nc, opt.ngf, opt.norm,
+                            not opt.no_skips, opt.netD, opt.ndf, opt.n_layers_D,
+                            opt.crop_size, opt.batch_size,
+                            not getattr(opt, "unconditional_D", False))
+    # Each image is resized to load_size x load_size (two halves, float32) before the crop.
+    needed += 2 * opt.batch_size * 2 * opt.input_nc * opt.load_size ** 2 * FLOAT_BYTES
+    budget = memory_budget(opt.memory_budget)
+    if needed <= budget:
+        return []
+    return [f"--netG {opt.netG} --ngf {opt.ngf} --ndf {opt.ndf} --crop_size {opt.crop_size} "
+            f"--load_size {opt.load_size} --batch_size {opt.batch_size} need about "
+            f"{gib(needed)}, more than the memory budget of {gib(budget)}: use smaller values "
+            f"(--preset cpu), or --memory_budget GiB if the machine has more"]
 
 
 def model_kwargs(opt):
