@@ -1,8 +1,11 @@
 """Evaluate a trained generator: outputs, an HTML gallery and a metrics JSON.
 
-    python -m pix2pix.test --name facades_label2photo                 # val split, latest
-    python -m pix2pix.test --name NAME --phase test --epoch 200 --eval
-    python -m pix2pix.test --checkpoint latest_net_G.pth --phase test # official weights
+    python -m pix2pix.test --name facades_label2photo                 # test split, latest
+    python -m pix2pix.test --name NAME --phase val --epoch 200 --eval
+    python -m pix2pix.test --checkpoint latest_net_G.pth               # official weights
+
+Results go where the port puts them: results/NAME/test_latest/index.html and
+images/<name>_real_A.png, _fake_B.png, _real_B.png (the first --num_test 50 images).
     python -m pix2pix.test --name NAME --input_dir my_label_maps/     # no ground truth
 
 By default G runs as the paper does at test time: dropout on and BatchNorm on the test
@@ -29,6 +32,7 @@ from pix2pix.evaluation.visualize import save_image, tensor_to_image, write_gall
 from pix2pix.files.checkpoint import (
     CheckpointError,
     disk_error_message,
+    first_non_finite,
     read_checkpoint,
     snapshot_path,
 )
@@ -56,11 +60,13 @@ def test_parser():
     p.add_argument("--checkpoint", default=None,
                    help="a checkpoint file instead of --name/--epoch: our .npz, or an official "
                         "PyTorch latest_net_G.pth (read without torch)")
-    p.add_argument("--phase", default="val", help="the split to run on (val, test, train)")
+    p.add_argument("--phase", default="test", help="the split to run on (test, as the port; "
+                   "val, train)")
     p.add_argument("--input_dir", default=None, help="run on every image in this folder "
                    "(inputs only, no ground truth, so no metrics)")
     p.add_argument("--results_dir", default="results")
-    p.add_argument("--num_test", type=int, default=None, help="only the first N images")
+    p.add_argument("--num_test", type=int, default=50, help="only the first N images (the "
+                   "port's default)")
     p.add_argument("--eval", action="store_true", help="eval mode: running BatchNorm "
                    "statistics, no dropout (the paper keeps both as in training)")
     p.add_argument("--device", default="cpu")
@@ -140,13 +146,20 @@ def test_dataset(opt, given=frozenset()):
         return SingleDataset(folder, opt.input_nc, opt.preprocess,
                              test_load_size or opt.crop_size, opt.crop_size,
                              opt.skip_bad_files, 2 ** unet_depth(opt.netG))
+    root = Path(opt.dataroot)
+    if opt.dataroot != "synthetic" and root.is_dir() and not (
+            (root / opt.phase).is_dir() or (root / "A" / opt.phase).is_dir()):
+        splits = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in ("A", "B"))
+        raise DataError(f"{root} has no {opt.phase}/ split (--phase {opt.phase}); it has "
+                        f"{', '.join(splits) or 'no split folders'}: pass e.g. --phase "
+                        f"{splits[0] if splits else 'test'}")
     return build_dataset(opt, opt.phase, train=False, test_load_size=test_load_size)
 
 
 def input_items(opt, given=frozenset()):
     """Yield dict(A, B or None, name) for the chosen split or input folder."""
     dataset = test_dataset(opt, given)
-    for i in range(min(len(dataset), opt.num_test or len(dataset))):
+    for i in range(min(len(dataset), opt.num_test)):
         item = dataset.get(i)
         yield {"A": item["A"], "B": item["B"], "name": Path(item["path"]).stem}
 
@@ -167,13 +180,22 @@ def as_rgb(chw):
     return np.repeat(chw, 3, axis=0) if chw.shape[0] == 1 else chw
 
 
+# The port's file names: <name>_real_A.png, _fake_B.png, _real_B.png (its TestModel, for
+# inputs only: _real.png, _fake.png). Scripts that score results glob "*_fake_B.png".
+PICTURES = ("real_A", "fake_B", "real_B")
+SINGLE_PICTURES = ("real", "fake")
+
+
 def run(opt, given=frozenset()):
     G, source = load_generator(opt, given)
+    bad = first_non_finite(G.state_dict())
+    if bad is not None:
+        raise CheckpointError(f"{source}: G's {bad} holds NaN or Inf (the run had diverged); "
+                              "use an earlier checkpoint (--epoch N)")
     G.to(opt.device)
     out_dir = Path(opt.results_dir) / (Path(opt.checkpoint).stem if opt.checkpoint else opt.name)
     out_dir = out_dir / f"{Path(opt.input_dir).name if opt.input_dir else opt.phase}_{opt.epoch}"
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    rows, outputs, targets = [], [], []
     items = list(input_items(opt, given))
     mode = "eval mode" if opt.eval else "paper-style (dropout on, test-batch statistics)"
     print(f"generator: {source}; {len(items)} images; {mode}")
@@ -186,20 +208,11 @@ def run(opt, given=frozenset()):
     with context:
         fakes = [nn.to_numpy(G(nn.Tensor(nn.to_device(item["A"][None], opt.device))).data)[0]
                  for item in tqdm(items, unit="img", disable=None)]
-    colorization = opt.dataset_mode == "colorization"
     for item, fake in zip(items, fakes):
-        row = {"name": item["name"]}
-        pictures = as_pictures((item["A"], fake, item["B"]), colorization)
-        for key, image in zip(("input", "output", "target"), pictures):
-            if image is not None:
-                rel = f"images/{item['name']}_{key}.png"
-                save_picture(image, out_dir / rel, opt.aspect_ratio)
-                row[f"{key}_png"] = rel
-        row.setdefault("target_png", None)
-        rows.append(row)
-        if item["B"] is not None:
-            outputs.append(as_rgb(pictures[1]))
-            targets.append(as_rgb(pictures[2]))
+        if not np.isfinite(fake).all():  # NaN would be written into metrics.json
+            raise CheckpointError(f"G's output for {item['name']} holds NaN or Inf: {source} "
+                                  "has diverged weights; use an earlier checkpoint (--epoch N)")
+    rows, outputs, targets = write_pictures(out_dir, items, fakes, opt)
     metrics = None
     if targets:
         metrics = evaluate_pairs(outputs, targets)
@@ -210,6 +223,33 @@ def run(opt, given=frozenset()):
     if metrics:
         print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, indent=2))
     return metrics
+
+
+def write_pictures(out_dir, items, fakes, opt):
+    """Save input, output and target of every item under out_dir/images/ with the port's
+    names, and remove the pictures an earlier run left there (a glob must see this run's
+    only). Returns (gallery rows, outputs and targets as RGB for the metrics)."""
+    rows, outputs, targets, written = [], [], [], set()
+    colorization = opt.dataset_mode == "colorization"
+    for item, fake in zip(items, fakes):
+        row = {"name": item["name"]}
+        pictures = as_pictures((item["A"], fake, item["B"]), colorization)
+        names = PICTURES if item["B"] is not None else SINGLE_PICTURES
+        for key, name, image in zip(("input", "output", "target"), names, pictures):
+            if image is not None:
+                rel = f"images/{item['name']}_{name}.png"
+                save_picture(image, out_dir / rel, opt.aspect_ratio)
+                row[f"{key}_png"] = rel
+                written.add(out_dir / rel)
+        row.setdefault("target_png", None)
+        rows.append(row)
+        if item["B"] is not None:
+            outputs.append(as_rgb(pictures[1]))
+            targets.append(as_rgb(pictures[2]))
+    for path in (out_dir / "images").glob("*_*.png"):
+        if path not in written and path.stem.endswith(PICTURES + SINGLE_PICTURES):
+            path.unlink()
+    return rows, outputs, targets
 
 
 def main(argv=None):

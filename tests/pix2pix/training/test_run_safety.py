@@ -162,8 +162,8 @@ def test_bad_files_in_input_dir_are_listed_or_skipped(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 bad file(s)" in err and "bomb.png" in err and "cut.png" in err
     assert evaluate.main(args + ["--skip_bad_files"]) == 0
-    images = list((tmp_path / "results").rglob("*_output.png"))
-    assert [p.name for p in images] == ["good_output.png"]
+    images = list((tmp_path / "results").rglob("*_fake.png"))
+    assert [p.name for p in images] == ["good_fake.png"]
 
 
 # ---------------------------------------------------------------- 9. numbers and resumes

@@ -97,7 +97,7 @@ def test_smoke_train_then_test_commands(tmp_path):
 
     results = tmp_path / "results"
     test = subprocess.run([sys.executable, "-m", "pix2pix.evaluation.evaluate", *common, "--dataroot",
-                           str(data), "--results_dir", str(results)],
+                           str(data), "--results_dir", str(results), "--phase", "val"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert test.returncode == 0, test.stderr
     out = results / "smoke" / "val_latest"
@@ -106,9 +106,9 @@ def test_smoke_train_then_test_commands(tmp_path):
     assert {"l1", "psnr", "ssim", "lab_mean"} <= set(metrics)
     page = (out / "index.html").read_text()
     for i in (1, 2, 3):
-        for kind in ("input", "output", "target"):
+        for kind in ("real_A", "fake_B", "real_B"):
             assert (out / "images" / f"{i}_{kind}.png").is_file()
-        assert f"images/{i}_output.png" in page
+        assert f"images/{i}_fake_B.png" in page
 
 
 # --- resuming ---------------------------------------------------------------------------
