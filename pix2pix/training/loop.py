@@ -30,6 +30,7 @@ from pix2pix.files.checkpoint import (
     save_checkpoint,
     snapshot_path,
 )
+from pix2pix.files.run_lock import acquire_run_lock, release_run_lock
 from pix2pix.models import reinit_networks
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
 from pix2pix.options.common import model_kwargs, parse_train_options
@@ -138,6 +139,10 @@ class Trainer:
     # --- start or resume ----------------------------------------------------------------
     def start(self):
         opt = self.opt
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        note = acquire_run_lock(self.run_dir)  # before anything in the folder is touched
+        if note:
+            print(note)
         if opt.continue_train:
             self._resume(snapshot_path(self.run_dir, opt.epoch, opt.load_iter))
         elif self.latest.exists():
@@ -150,7 +155,6 @@ class Trainer:
                 print(init_generator(self.model.netG, opt.init_G, vars(opt)))
         # Also for a fresh start: a run that died before its first checkpoint left lines.
         self._truncate_log()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         # A run killed while saving (SIGKILL, power loss) leaves atomic_write's temporary
         # file (as big as a checkpoint for latest.npz): remove it.
         for stale in self.run_dir.glob(".tmp-*"):
@@ -353,8 +357,11 @@ def main(argv=None):
     try:
         nn.check_device(opt.device)
         trainer = Trainer(opt)
-        trainer.start()
-        return trainer.run()
+        try:
+            trainer.start()
+            return trainer.run()
+        finally:
+            release_run_lock(trainer.run_dir)
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -361,8 +361,9 @@ def test_signal_saves_and_resumes(tmp_path, signum):
 
 
 STRAY = re.compile(r"^\.tmp-.*\.(npz|png|html|jsonl)$")  # atomic_write's temporary files
+# run.lock: a killed run leaves its lock; the next run takes it over (its PID is gone).
 RUN_FILES = {"latest.npz", "loss_log.jsonl", "opt.json", "samples", "samples_latest.png",
-             "index.html"}
+             "index.html", "run.lock"}
 
 
 def check_run_folder(run_dir):

@@ -1,9 +1,13 @@
 """Training state that must never be saved or lost, disks and folders, images and numbers
 (issue: careless input). Each test failed on the code before the fix."""
 import errno
+import json
 import os
 import re
+import socket
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -14,6 +18,7 @@ import nn
 from pix2pix.data.synthetic import save_synthetic
 from pix2pix.evaluation import evaluate as evaluate
 from pix2pix.files.checkpoint import read_checkpoint
+from pix2pix.files.run_lock import LOCK_NAME
 from tests.pix2pix.training.test_faults import saw_line, start_child, train
 
 
@@ -202,3 +207,33 @@ def test_resume_with_another_experiment_is_refused_naming_the_values(tmp_path, c
                  "--n_epochs_decay", "0") == 0
     out = capsys.readouterr().out
     assert "--n_epochs is now 1 (the run started with 2); the new value applies" in out
+
+
+# ---------------------------------------------------------------- one run per folder (issue 24, 11)
+def test_a_live_runs_folder_is_refused_and_a_dead_runs_lock_is_taken_over(tmp_path, capsys):
+    lock = tmp_path / "run" / LOCK_NAME
+    lock.parent.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"pid": live.pid, "host": socket.gethostname()}))
+        assert train(tmp_path, "--max_iters", "1") == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: {tmp_path / 'run'} is in use by a live run (PID {live.pid}); "
+                       "wait for it, stop it, or choose another --name\n")
+        assert not (tmp_path / "run" / "latest.npz").exists()
+    finally:
+        live.kill()
+        live.wait()
+    assert train(tmp_path, "--max_iters", "1") == 0   # the same PID, now dead
+    assert f"took over {lock} from a run that is no longer alive (PID {live.pid})" in \
+        capsys.readouterr().out
+    assert not lock.exists() and (tmp_path / "run" / "latest.npz").exists()
+
+
+def test_a_lock_from_another_host_is_refused_with_the_file_to_delete(tmp_path, capsys):
+    lock = tmp_path / "run" / LOCK_NAME
+    lock.parent.mkdir()
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere"}))
+    assert train(tmp_path, "--max_iters", "1") == 2
+    assert f"in use by PID 1 on host elsewhere ({lock}); if that run is gone, delete" in \
+        capsys.readouterr().err
