@@ -15,8 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from nn.serialization import atomic_write
 from pix2pix.data.folders import match_partners, problems_error
 from pix2pix.data.images import DataError, load_image, scan_dataset, set_max_pixels
+from pix2pix.files.checkpoint import disk_error_message
+from pix2pix.options.console import command
 
 
 def parser():
@@ -71,9 +74,10 @@ def plan_combine(opt):
 
 
 def save_as(img, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write img atomically: a full disk leaves no empty or half-written file."""
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    img.save(path, **options)
+    kind = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    atomic_write(path, lambda f: img.save(f, format=kind, **options))
 
 
 def combine_one(job):
@@ -104,6 +108,7 @@ def plan_split(opt):
     return jobs
 
 
+@command
 def main(argv=None):
     opt = parser().parse_args(argv)
     for name in ("num_imgs", "max_image_pixels"):
@@ -122,8 +127,11 @@ def main(argv=None):
         else:
             with ThreadPoolExecutor(max_workers=4) as pool:  # PIL codecs release the GIL
                 list(pool.map(work, jobs))
-    except (DataError, OSError) as err:
+    except DataError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, an unwritable --fold_AB
+        print(f"error: {disk_error_message(err, opt.fold_AB)}", file=sys.stderr)
         return 2
     verb = "split" if opt.split_AB else "combined"
     print(f"{verb} {len(jobs)} image(s) into "

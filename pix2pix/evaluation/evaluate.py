@@ -42,6 +42,7 @@ from pix2pix.models.budget import check_generator_claim, memory_budget
 from pix2pix.models.networks import unet_depth
 from pix2pix.models.pix2pix_model import paper_inference
 from pix2pix.options.common import add_data_options, add_model_options, range_errors
+from pix2pix.options.console import command
 from pix2pix.options.port import (
     add_port_common_options,
     default_direction,
@@ -252,6 +253,7 @@ def write_pictures(out_dir, items, fakes, opt):
     return rows, outputs, targets
 
 
+@command
 def main(argv=None):
     opt, given, notes = parse_test_options(argv)
     for line in notes:
@@ -265,8 +267,11 @@ def main(argv=None):
     except (DataError, CheckpointError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed (| head): command() ends quietly
+        raise
     except OSError as e:  # an unwritable --results_dir, a full disk
-        print(f"error: {disk_error_message(e)} (e.g. another --results_dir)", file=sys.stderr)
+        print(f"error: {disk_error_message(e, opt.results_dir)} (e.g. another --results_dir)",
+              file=sys.stderr)
         return 2
     return 0
 

@@ -39,7 +39,7 @@ class NonFiniteStateError(CheckpointError):
 
 def disk_error_message(error, path=None):
     """One line for an OSError while writing: the path, the cause and what to do."""
-    where = error.filename or path
+    where = error.filename or path or "the output file"
     return (f"cannot write {where}: {error.strerror or error}. Free disk space, fix the "
             "folder's permissions, or choose another folder")
 

@@ -34,6 +34,7 @@ from pix2pix.files.run_lock import acquire_run_lock, release_run_lock
 from pix2pix.models import reinit_networks
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
 from pix2pix.options.common import model_kwargs, parse_train_options
+from pix2pix.options.console import command
 from pix2pix.options.port import default_direction
 from pix2pix.training.finetune import init_generator
 from pix2pix.training.progress import ProgressLog
@@ -98,8 +99,12 @@ class StopRequest:
 
     def __init__(self):
         self.signal = None
+        self.saving = False  # set by Trainer.save while a checkpoint is written
 
     def __call__(self, signum, frame):
+        if self.signal is not None and self.saving:  # never cut a checkpoint short
+            print("saving, please wait", file=sys.stderr, flush=True)
+            return
         if self.signal is not None:  # a second Ctrl-C: the user insists
             raise KeyboardInterrupt
         self.signal = signum
@@ -134,6 +139,7 @@ class Trainer:
             reinit_networks(self.model.networks(), opt.init_type, opt.init_gain, opt.seed)
         print(describe_networks(self.model, opt.verbose))
         self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
+        self.stop = StopRequest()
         self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay
 
     # --- start or resume ----------------------------------------------------------------
@@ -212,12 +218,15 @@ class Trainer:
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):
         """Save a checkpoint; a diverged state (NaN/Inf) stops the run like a NaN loss."""
+        self.stop.saving = True
         try:
             save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
                             self.total_iters, vars(self.opt), weights_only=weights_only)
         except NonFiniteStateError as e:
             self._report_non_finite(e, f"after iteration {self.total_iters}")
             raise SystemExit(1)
+        finally:
+            self.stop.saving = False
 
     def save_pictures(self):
         """Sample grid of the fixed images, the loss plot and the run page."""
@@ -239,7 +248,7 @@ class Trainer:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self):
-        opt, stop = self.opt, StopRequest()
+        opt, stop = self.opt, self.stop
         if opt.max_iters and self.total_iters >= opt.max_iters:
             print(f"already at --max_iters {opt.max_iters}: nothing to do")
             return 0
@@ -350,6 +359,7 @@ class Trainer:
               "again with another --seed.", file=sys.stderr)
 
 
+@command
 def main(argv=None):
     opt, notes = parse_train_options(argv)
     for line in notes:
@@ -365,8 +375,11 @@ def main(argv=None):
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed (| head): command() ends quietly
+        raise
     except OSError as e:  # a folder that cannot be created, a full or read-only disk
-        print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",
+        where = Path(opt.checkpoints_dir) / opt.name
+        print(f"error: {disk_error_message(e, where)}. The last checkpoint (if any) is intact.",
               file=sys.stderr)
         return 2
 

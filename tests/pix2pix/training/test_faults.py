@@ -480,3 +480,91 @@ def test_full_disk_while_writing_results_leaves_no_half_file(trained, tmp_path, 
     written = list((tmp_path / "res").rglob("*.png"))
     assert len(written) == 2 and all(p.read_bytes().startswith(b"\x89PNG\r\n") for p in written)
     assert not list((tmp_path / "res").rglob(".tmp-*"))
+
+
+# --- Ctrl-C twice, closed pipes, full disks (issue 24, item 12) -----------------------------
+# The first save takes 3 seconds, announced with "SAVING", so that a test can press
+# Ctrl-C twice while it is under way.
+SLOW_SAVE_CHILD = r"""
+import sys, time
+import numpy as np
+import pix2pix.training.loop as train
+
+train.plot_losses = lambda *args, **kwargs: None
+calls, real_savez = [0], np.savez
+
+def savez(f, **arrays):
+    calls[0] += 1
+    if calls[0] == 1:
+        print("SAVING", flush=True)
+        time.sleep(3)
+    return real_savez(f, **arrays)
+
+np.savez = savez
+sys.exit(train.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_the_save_waits_for_it_and_exits_130(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SAVE_CHILD,
+                             *child_args(tmp_path, "--max_dataset_size", "2")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert saw_line(proc, "SAVING", timeout=60)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "saving, please wait" in err and "Traceback" not in err
+    read_checkpoint(tmp_path / "run" / "latest.npz")
+
+
+def test_a_second_ctrl_c_outside_a_save_exits_130_without_a_traceback(tmp_path, capsys,
+                                                                     monkeypatch):
+    def interrupted(self, A, B):
+        raise KeyboardInterrupt  # what the second SIGINT raises in the middle of a step
+    monkeypatch.setattr(Pix2Pix, "train_step", interrupted)
+    assert train(tmp_path, "--max_iters", "1") == 130
+    assert "interrupted: stopped without saving" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    reader = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *TINY, "--dataroot",
+                               "synthetic", "--checkpoints_dir", str(tmp_path), "--name", "run",
+                               "--print_freq", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    reader.stdout.readline()
+    reader.stdout.close()  # as `| head -1` does after one line
+    _, err = reader.communicate(timeout=300)
+    assert reader.returncode == 141 and b"Traceback" not in err and b"BrokenPipe" not in err, err
+
+
+def test_combine_onto_a_full_disk_names_the_path_and_leaves_no_file(tmp_path, capsys,
+                                                                    monkeypatch):
+    from pix2pix import combine
+    for side in "AB":
+        (tmp_path / side / "train").mkdir(parents=True)
+        make_ab_image(0, size=16).save(tmp_path / side / "train" / "1.png")
+
+    def full(self, fp, format=None, **params):
+        fp.write(b"\x89PNG")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Image.Image, "save", full)
+    assert combine.main(["--fold_A", str(tmp_path / "A"), "--fold_B", str(tmp_path / "B"),
+                         "--fold_AB", str(tmp_path / "AB"), "--no_multiprocessing"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'AB' / 'train' / '1.png'}: No space left" in err
+    assert [p for p in (tmp_path / "AB").rglob("*") if p.is_file()] == []
+
+
+def test_a_write_error_without_a_file_name_names_the_run_folder(tmp_path, capsys, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")  # no filename, as os.write gives
+    monkeypatch.setattr("pix2pix.training.loop.Trainer.start", refused)
+    assert train(tmp_path, "--max_iters", "1") == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'run'}: Read-only file system" in err and "None" not in err
