@@ -72,15 +72,44 @@ def sample_dataset(opt):
             return make_dataset(opt, split, train=False)
 
 
+def log_records(log_path):
+    """(line, record) for every line of loss_log.jsonl, each record checked: a line cut
+    short by a kill (not JSON) is skipped; JSON that is not a log record (hand-edited) is a
+    CheckpointError naming the file and the line."""
+    if not Path(log_path).exists():
+        return
+    for number, line in enumerate(Path(log_path).read_text().splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        problem = _record_problem(record)
+        if problem:
+            raise CheckpointError(f"{log_path} line {number}: {problem} (hand-edited?); fix or "
+                                  "delete that line")
+        yield line, record
+
+
+def _record_problem(record):
+    """What makes ``record`` not a loss log record, or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    for key in ("epoch", "iter"):
+        if type(record.get(key)) is not int:
+            return f"{key!r} is {record.get(key)!r}, expected an integer"
+    for key in ("G_L1", "G_GAN", "D_real", "D_fake", "lr"):  # every step logs all five
+        if type(record.get(key)) not in (int, float):
+            return f"{key!r} is {record.get(key)!r}, expected a number"
+    return None
+
+
 def epoch_l1_means(log_path):
     """[mean G_L1 of epoch 1, of epoch 2, ...] from loss_log.jsonl (for --lr_policy plateau:
     the log, not memory, so that a resumed run gets the same lr)."""
     sums = {}
-    if Path(log_path).exists():
-        for line in Path(log_path).read_text().splitlines():
-            record = json.loads(line)
-            total, count = sums.get(record["epoch"], (0.0, 0))
-            sums[record["epoch"]] = (total + record["G_L1"], count + 1)
+    for _, record in log_records(log_path):
+        total, count = sums.get(record["epoch"], (0.0, 0))
+        sums[record["epoch"]] = (total + record["G_L1"], count + 1)
     return [total / count for _, (total, count) in sorted(sums.items())]
 
 
@@ -204,14 +233,8 @@ class Trainer:
         """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
         if not self.log_path.exists():
             return
-        kept = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short when the process was killed
-                continue
-            if record["iter"] <= self.total_iters:
-                kept.append(line)
+        kept = [line for line, record in log_records(self.log_path)
+                if record["iter"] <= self.total_iters]
         text = "".join(l + "\n" for l in kept).encode()
         nn.serialization.atomic_write(self.log_path, lambda f: f.write(text))
 

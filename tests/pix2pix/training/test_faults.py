@@ -568,3 +568,40 @@ def test_a_write_error_without_a_file_name_names_the_run_folder(tmp_path, capsys
     assert train(tmp_path, "--max_iters", "1") == 2
     err = capsys.readouterr().err
     assert f"cannot write {tmp_path / 'run'}: Read-only file system" in err and "None" not in err
+
+
+# --- checkpoint contents beyond the arrays (issue 24, item 10) -------------------------------
+@pytest.mark.parametrize("key,value,words", [
+    ("optimizer_G.beta2", np.array(1.0), "'beta2' must be in [0, 1), got 1.0"),
+    ("optimizer_D.eps", np.array(0.0), "'eps' must be > 0, got 0.0"),
+    ("optimizer_G.step", np.array([1, 2]), "'step' must be one integer, got int64 (2,)"),
+    ("optimizer_G.step", np.array(2.5), "'step' must be one integer, got float64 ()"),
+    ("optimizer_G.lr", np.array(np.nan), "'lr' must be > 0, got nan"),
+    ("optimizer_D.lr", np.zeros((2, 2)), "'lr' must be one number, got float64 (2, 2)"),
+])
+def test_bad_adam_hyper_parameters_are_one_line_naming_the_file(trained, capsys, key, value,
+                                                                words):
+    arrays = nn.load(trained)
+    arrays[key] = value
+    nn.save(arrays, trained)
+    assert train(trained.parent.parent, "--max_iters", "3", "--max_dataset_size", "2",
+                 "--continue_train") == 2
+    err = capsys.readouterr().err
+    assert str(trained) in err and words in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("line,words", [
+    ("[1, 2]", "a JSON list, not an object"),
+    ('{"epoch": 1, "G_L1": 1.0}', "'iter' is None, expected an integer"),
+    ('{"epoch": 1, "iter": 1, "G_GAN": 1, "G_L1": "1.5", "D_real": 1, "D_fake": 1, "lr": 1}',
+     "'G_L1' is '1.5', expected a number"),
+])
+@pytest.mark.parametrize("policy", ["plateau", "linear"])
+def test_a_hand_edited_loss_log_is_one_line_naming_the_file_and_line(trained, capsys, line,
+                                                                      words, policy):
+    log = trained.parent / "loss_log.jsonl"
+    log.write_text(log.read_text().splitlines()[0] + "\n" + line + "\n")
+    assert train(trained.parent.parent, "--max_iters", "3", "--max_dataset_size", "2",
+                 "--continue_train", "--lr_policy", policy) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {log} line 2: {words} (hand-edited?); fix or delete that line\n"
