@@ -105,8 +105,7 @@ def load_generator(opt, given=frozenset()):
     """(G, description). Options not given come from our checkpoint's saved options (see
     port_options.reconcile_with_checkpoint); for an official .pth, the architecture is read
     off the file and the rest comes from the command line."""
-    path = Path(opt.checkpoint) if opt.checkpoint else snapshot_path(
-        Path(opt.checkpoints_dir) / opt.name, opt.epoch, opt.load_iter)
+    path = Path(opt.checkpoint) if opt.checkpoint else run_checkpoint(opt)
     if path.suffix in (".pth", ".pt"):
         G = load_official_generator(path, opt)
         if opt.direction is None:
@@ -127,6 +126,19 @@ def load_generator(opt, given=frozenset()):
                  seed=opt.seed)
     G.load_state_dict({k[2:]: v for k, v in arrays.items() if k.startswith("G.")})
     return G, f"{path} (epoch {meta['epoch']})"
+
+
+def run_checkpoint(opt):
+    """The file --name and --epoch (or --load_iter) name: our <epoch>.npz, or where the
+    port's run folder holds no such file, the port's <epoch>_net_G.pth."""
+    run_dir = Path(opt.checkpoints_dir) / opt.name
+    ours = snapshot_path(run_dir, opt.epoch, opt.load_iter)
+    prefix = f"iter_{opt.load_iter}" if opt.load_iter > 0 else opt.epoch
+    ports = run_dir / f"{prefix}_net_G.pth"
+    if not ours.exists() and ports.is_file():
+        print(f"using the port's {ports} (there is no {ours.name})")
+        return ports
+    return ours
 
 
 def test_image_size(opt, given=frozenset()):

@@ -9,6 +9,7 @@ import sys
 
 from pix2pix.models.budget import FLOAT_BYTES, gib, memory_budget, training_bytes
 from pix2pix.models.networks import unet_depth
+from pix2pix.models.patchgan import smallest_input
 from pix2pix.options.port import (
     add_port_common_options,
     add_port_train_options,
@@ -145,11 +146,7 @@ def validate(opt):
         errors.append(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
                       f"set --load_size >= crop_size (the paper: 286 and 256)")
     try:
-        depth = unet_depth(opt.netG)
-        if cropping and opt.crop_size % (2 ** depth):
-            errors.append(f"--netG {opt.netG} halves the image {depth} times, so --crop_size "
-                          f"must be a multiple of {2 ** depth}; got {opt.crop_size}. Use "
-                          f"--netG unet_{opt.crop_size} or --crop_size {2 ** depth}")
+        errors += crop_size_errors(opt, cropping)
     except ValueError as e:
         errors.append(str(e))
     if opt.device not in ("cpu", "cuda"):
@@ -164,6 +161,26 @@ def validate(opt):
     if errors:
         raise SystemExit("error: " + "\nerror: ".join(errors))
     return opt
+
+
+def crop_size_errors(opt, cropping):
+    """--crop_size must suit G (a multiple of 2^depth) and D (an output that is not empty);
+    each refusal names sizes and generators that exist and work."""
+    multiple = 2 ** unet_depth(opt.netG)
+    if cropping and opt.crop_size % multiple:
+        # The largest unet_<size> that takes this crop: its size divides the crop.
+        fits = opt.crop_size & -opt.crop_size
+        other = f"--netG unet_{fits} or " if fits >= 4 else ""
+        return [f"--netG {opt.netG} halves the image {multiple.bit_length() - 1} times, so "
+                f"--crop_size must be a multiple of {multiple}; got {opt.crop_size}. Use "
+                f"{other}--crop_size {multiple * max(1, round(opt.crop_size / multiple))}"]
+    smallest = smallest_input(opt.netD, opt.n_layers_D)
+    if cropping and getattr(opt, "gan_mode", "vanilla") != "none" and opt.crop_size < smallest:
+        works = -(-smallest // multiple) * multiple  # the next multiple of G's 2^depth
+        return [f"--crop_size {opt.crop_size} is too small for --netD {opt.netD}"
+                f"{' --n_layers_D %d' % opt.n_layers_D if opt.netD == 'n_layers' else ''}: "
+                f"its output would be empty; the smallest --crop_size that works is {works}"]
+    return []
 
 
 # option -> (lowest allowed, highest allowed, whether the highest is excluded); None = no bound

@@ -1,6 +1,7 @@
 """The test command (python -m pix2pix.test): outputs, gallery, metrics, and the two
 inference modes (the paper's: dropout on and the test batch's statistics; --eval)."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from pix2pix.data.synthetic import make_ab_image, save_synthetic
 from pix2pix.models import define_G
 from pix2pix.models.pix2pix_model import Pix2Pix, paper_inference
 from pix2pix.training.loop import main as train_main
+from tests.paths import FIXTURES
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +204,19 @@ def test_nan_weights_are_refused_before_any_metric_is_written(workspace, tmp_pat
     assert code == 2
     assert "G's down.0.conv.weight holds NaN or Inf" in capsys.readouterr().err
     assert not list((tmp_path / "results").rglob("metrics.json"))
+
+
+def test_a_port_run_folder_given_as_name_is_used(workspace, tmp_path, capsys):
+    """checkpoints/NAME/latest_net_G.pth, as the port's training leaves it."""
+    port_run = tmp_path / "checkpoints" / "facades_pix2pix"
+    port_run.mkdir(parents=True)
+    shutil.copy(FIXTURES / "tiny_official_unet.pth", port_run / "latest_net_G.pth")
+    save_synthetic(tmp_path / "data" / "test", n=1, size=32, seed=2)
+    code = evaluate.main(["--checkpoints_dir", str(tmp_path / "checkpoints"), "--name",
+                          "facades_pix2pix", "--dataroot", str(tmp_path / "data"),
+                          "--results_dir", str(tmp_path / "results")])
+    assert code == 0, capsys.readouterr().err
+    assert (f"using the port's {port_run / 'latest_net_G.pth'} (there is no latest.npz)"
+            in capsys.readouterr().out)
+    assert (tmp_path / "results" / "facades_pix2pix" / "test_latest" / "images" /
+            "1_fake_B.png").is_file()
