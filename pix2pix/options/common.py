@@ -6,11 +6,20 @@ in a configuration that trains in reasonable time on a laptop CPU (see README).
 import argparse
 import math
 import sys
+from pathlib import Path
 
+from pix2pix.files.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+    same_option,
+    snapshot_path,
+)
 from pix2pix.models.budget import FLOAT_BYTES, gib, memory_budget, training_bytes
 from pix2pix.models.networks import unet_depth
 from pix2pix.models.patchgan import smallest_input
 from pix2pix.options.port import (
+    DISPLAY_FLAGS,
+    DISPLAY_OPTIONS,
     add_port_common_options,
     add_port_train_options,
     given_options,
@@ -120,8 +129,47 @@ def parse_train_options(argv=None):
     opt = resolve_preset(parser, argv)
     given = given_options(parser, argv)
     notes = resolve_port_options(opt, given, train=True)
-    notes.append(resolve_direction(opt, given))
+    adopted = adopt_saved_options(opt, given) if opt.continue_train else []
+    if adopted:
+        notes.append("resuming: from the checkpoint, as they were not given: "
+                     + ", ".join(f"--{k} {getattr(opt, k)}" for k in adopted))
+    if "direction" in adopted:
+        notes.append(f"direction: {opt.direction} (the checkpoint's)")
+    else:
+        notes.append(resolve_direction(opt, given))
     return validate(opt), notes
+
+
+# On --continue_train, options not given come from the checkpoint (as for the test
+# command), except these: they belong to this session, not to the run.
+SESSION_OPTIONS = {"continue_train", "epoch", "load_iter", "max_iters", "name",
+                   "checkpoints_dir", "device", "gpu_ids", "num_threads", "no_progress",
+                   "verbose", "print_freq", "save_latest_freq", "save_epoch_freq",
+                   "save_by_iter", "preset", "suffix", "init_G", "memory_budget",
+                   "max_image_pixels", "num_samples", "epoch_count", *DISPLAY_OPTIONS,
+                   *DISPLAY_FLAGS}
+
+
+def adopt_saved_options(opt, given):
+    """Set the options not given on the command line to the checkpoint's values; returns
+    the names whose value changed. A missing or unreadable checkpoint is left to the trainer
+    to report (one line, exit code 2)."""
+    path = snapshot_path(Path(opt.checkpoints_dir) / opt.name, opt.epoch, opt.load_iter)
+    try:
+        saved = read_checkpoint(path, meta_only=True)[0]["options"]
+    except CheckpointError:
+        return []
+    adopted = []
+    for key, value in saved.items():
+        if (key in given or key in SESSION_OPTIONS or not hasattr(opt, key)
+                or same_option(key, value, getattr(opt, key))):
+            continue
+        current = getattr(opt, key)
+        if current is not None and not isinstance(value, type(current)):
+            continue  # a hand-edited meta: the trainer then names what does not fit
+        setattr(opt, key, value)
+        adopted.append(key)
+    return adopted
 
 
 def resolve_preset(parser, argv=None):

@@ -209,6 +209,11 @@ class Trainer:
         self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
         self.total_iters = meta["total_iters"]
         if not weights_only:
+            if opt.epoch_count != 1:
+                raise CheckpointError(
+                    f"--epoch_count {opt.epoch_count}: {path} resumes at epoch "
+                    f"{self.epoch + 1}; --epoch_count numbers the first epoch of a fresh or "
+                    "fine-tuning start (--continue_train --epoch N, --init_G). Omit it")
             self._check_same_experiment(path, meta["options"])
             print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
             return
@@ -224,7 +229,7 @@ class Trainer:
             raise CheckpointError(f"{path} was trained with other settings: {'; '.join(diffs)}."
                                   " Resume with the saved values, or start a new --name")
         for key in ("lr", "n_epochs", "n_epochs_decay", "max_iters", "save_epoch_freq",
-                    "batch_size"):
+                    "batch_size", "lr_policy", "lr_decay_iters", "serial_batches"):
             if key in saved and saved[key] != getattr(self.opt, key):
                 print(f"note: --{key} is now {getattr(self.opt, key)!r} (the run started with "
                       f"{saved[key]!r}); the new value applies from here on")

@@ -605,3 +605,52 @@ def test_a_hand_edited_loss_log_is_one_line_naming_the_file_and_line(trained, ca
                  "--continue_train", "--lr_policy", policy) == 2
     err = capsys.readouterr().err
     assert err == f"error: {log} line 2: {words} (hand-edited?); fix or delete that line\n"
+
+
+# --- resuming as a port user does (issue 24, item 4) --------------------------------------------
+@pytest.fixture
+def own_folder_run(tmp_path, monkeypatch):
+    """A 2-iteration run on ./myds (a folder the direction table does not know), BtoA."""
+    monkeypatch.chdir(tmp_path)
+    for split in ("train", "val"):
+        save_synthetic(tmp_path / "myds" / split, n=2, size=32)
+    assert train(tmp_path, "--max_iters", "2", "--direction", "BtoA",
+                 dataroot="./myds") == 0
+    return tmp_path
+
+
+def resume(folder, *args):
+    """--continue_train with none of the run's options (TINY) given again."""
+    return main(["--checkpoints_dir", str(folder), "--name", "run", "--continue_train",
+                 "--no_progress", *args])
+
+
+def test_resume_takes_options_not_given_from_the_checkpoint_and_paths_normalised(
+        own_folder_run, capsys):
+    capsys.readouterr()
+    assert resume(own_folder_run, "--dataroot", f"{own_folder_run}/myds/", "--max_iters",
+                  "3") == 0
+    out = capsys.readouterr().out
+    assert "resuming: from the checkpoint, as they were not given: " in out
+    assert "--ngf 4" in out and "--direction BtoA" in out
+    assert "direction: BtoA (the checkpoint's)" in out
+    assert log_iters(own_folder_run / "run") == [1, 2, 3]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--epoch_count", "5"], "--epoch_count 5: "),
+    (["--phase", "val"], "--phase: saved 'train', given 'val'"),
+    (["--preprocess", "crop"], "--preprocess: saved 'resize_and_crop', given 'crop'"),
+])
+def test_resume_refuses_options_it_cannot_honour(own_folder_run, capsys, args, words):
+    assert resume(own_folder_run, "--dataroot", "myds", *args) == 2
+    assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--lr_policy", "step"], "note: --lr_policy is now 'step' (the run started with 'linear')"),
+    (["--serial_batches"], "note: --serial_batches is now True (the run started with False)"),
+])
+def test_resume_says_which_changed_options_apply(own_folder_run, capsys, args, words):
+    assert resume(own_folder_run, "--dataroot", "myds", "--max_iters", "3", *args) == 0
+    assert words in capsys.readouterr().out
