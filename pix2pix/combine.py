@@ -3,9 +3,11 @@
     python -m pix2pix.combine --fold_A A --fold_B B --fold_AB AB
 
 A/<split>/x.jpg and B/<split>/x.jpg (the same file name in each split) become
-AB/<split>/x.jpg, A on the left. Unlike the port, every split is checked first: missing
-partners, halves of different sizes and unreadable files are listed with their paths and
-nothing is written. --split_AB does the reverse (AB/<split>/x.jpg -> A/..., B/...).
+AB/<split>/x.jpg, A on the left. Unlike the port, every split is checked first: halves of
+different sizes and unreadable files are listed with their paths and nothing is written.
+As in the port, a half without a partner is skipped with a warning, files that are not
+images are ignored, and EXIF orientation is applied; subfolders are read too. --split_AB
+does the reverse (AB/<split>/x.jpg -> A/..., B/...).
 """
 import argparse
 import sys
@@ -13,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from nn.serialization import atomic_write
 from pix2pix.data.folders import match_partners, problems_error
@@ -43,6 +45,12 @@ def _partner(use_AB):
     return (lambda name: name.replace("_A.", "_B.")) if use_AB else (lambda name: name)
 
 
+def _ab_name(relative, use_AB):
+    """The pair's path below <fold_AB>/<split>/: the A half's (x_A.png -> x.png with
+    --use_AB)."""
+    return relative.with_name(relative.name.replace("_A.", ".")) if use_AB else relative
+
+
 def plan_combine(opt):
     """[(a_path, b_path, ab_path)] of every split, or DataError listing every problem."""
     fold_A, fold_B = Path(opt.fold_A), Path(opt.fold_B)
@@ -62,10 +70,15 @@ def plan_combine(opt):
         sides = (dict(is_a=lambda name: "_A." in name, is_b=lambda name: "_B." in name)
                  if opt.use_AB else {})
         pairs, _, found = match_partners(fold_A / split, fold_B / split, _partner(opt.use_AB),
-                                         **sides)
-        problems += found
-        out = Path(opt.fold_AB) / split
-        jobs += [(a, b, out / (a.name.replace("_A.", ".") if opt.use_AB else a.name))
+                                         **sides, load=load_upright)
+        # As the port's script: a half without a partner is skipped, not an error.
+        lonely = [(path, why) for path, why in found if why.startswith("no partner")]
+        problems += [problem for problem in found if problem not in lonely]
+        if lonely:
+            print(f"warning: {problems_error(fold_A / split, lonely, 'skipped.')}",
+                  file=sys.stderr)
+        jobs += [(a, b, Path(opt.fold_AB) / split / _ab_name(a.relative_to(fold_A / split),
+                                                             opt.use_AB))
                  for a, b in pairs[:opt.num_imgs]]
     if problems:
         raise problems_error(f"{fold_A} + {fold_B}", problems,
@@ -80,10 +93,17 @@ def save_as(img, path):
     atomic_write(path, lambda f: img.save(f, format=kind, **options))
 
 
+def load_upright(path):
+    """The image as a camera meant it: the port's script reads with OpenCV, which applies
+    the EXIF orientation."""
+    return ImageOps.exif_transpose(load_image(path))
+
+
 def combine_one(job):
     """A and B (same size) side by side: (h, 2w) with A on the left."""
     a_path, b_path, ab_path = job
-    ab = np.concatenate([np.asarray(load_image(a_path)), np.asarray(load_image(b_path))], axis=1)
+    ab = np.concatenate([np.asarray(load_upright(a_path)), np.asarray(load_upright(b_path))],
+                        axis=1)
     save_as(Image.fromarray(ab), ab_path)
 
 

@@ -4,6 +4,7 @@ Each A|B file holds one pair side by side, split at w/2 as in the official port:
 = A (photo for facades), right half = B (label map); any width works. What is done to the
 halves (the paper's jitter) is in pairs.py.
 """
+import os
 import re
 import sys
 import warnings
@@ -51,9 +52,11 @@ class DataError(ValueError):
 
 
 def natural_key(path):
-    """Sort key that puts 2.jpg before 10.jpg."""
-    name = Path(path).name
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    """Sort key that puts 2.jpg before 10.jpg, folder by folder (sub/1.png after 2.png)."""
+    parts = Path(path).parts
+    return [[len(parts) - i > 1] + [int(piece) if piece.isdigit() else piece.lower()
+                                    for piece in re.split(r"(\d+)", part)]
+            for i, part in enumerate(parts)]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -138,19 +141,40 @@ def _missing_folder_error(folder):
         path=str(folder), reason="missing folder")
 
 
-def scan_dataset(root, split, skip_bad_files=False, sizes=None):
-    """Check every file in root/split before training starts; return the good paths.
+def list_images(folder):
+    """Every file with an image extension in folder and its subfolders (the port's
+    make_dataset walks them too), naturally sorted by relative path. Other files (.DS_Store,
+    README.txt) are left out with one line on stderr saying how many."""
+    folder = Path(folder)
+    images, others = [], []
+    for parent, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in files:
+            path = Path(parent) / name
+            (images if path.suffix.lower() in IMG_EXTENSIONS else others).append(path)
+    if others:
+        shown = ", ".join(sorted(p.name for p in others)[:3])
+        print(f"note: ignored {len(others)} file(s) in {folder} that are not images "
+              f"({' '.join(IMG_EXTENSIONS)}): {shown}{', ...' if len(others) > 3 else ''}",
+              file=sys.stderr)
+    return sorted(images, key=lambda p: natural_key(p.relative_to(folder)))
 
-    Returns a naturally sorted list of Path. Bad files (anything that is not a readable A|B
-    image) raise one DataError listing them all, or with skip_bad_files are left out with
-    a warning on stderr. sizes: a dict that receives {path: (w, h)} of the good files.
+
+def scan_dataset(root, split, skip_bad_files=False, sizes=None):
+    """Check every image in root/split (and its subfolders) before training starts; return
+    the good paths.
+
+    Returns a naturally sorted list of Path. Bad images (unreadable, truncated, too narrow
+    for an A|B pair) raise one DataError listing them all, or with skip_bad_files are left
+    out with a warning on stderr. sizes: a dict that receives {path: (w, h)} of the good
+    files. Files that are not images are ignored (list_images).
     """
     folder = Path(root) / split
     if not folder.is_dir():
         raise _missing_folder_error(folder)
-    entries = sorted(folder.iterdir(), key=natural_key)
+    entries = list_images(folder)
     if not entries:
-        raise DataError(f"dataset folder is empty: {folder}\n"
+        raise DataError(f"no images in dataset folder: {folder}\n"
                         f"Put A|B images (photo left, label map right) into {folder}/",
                         path=str(folder), reason="empty folder")
 
