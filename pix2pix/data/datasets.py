@@ -33,7 +33,7 @@ from pix2pix.data.images import (
 )
 from pix2pix.data.pairs import to_array, transform_pair
 from pix2pix.data.synthetic import SyntheticFacades
-from pix2pix.models.networks import unet_depth
+from pix2pix.models.networks import size_multiple
 
 MODES = ("aligned", "colorization", "single")
 
@@ -153,7 +153,7 @@ def build_dataset(opt, split, train, test_load_size=None):
                                 test_load_size=test_load_size)
     common = dict(load_size=opt.load_size, crop_size=opt.crop_size, no_flip=opt.no_flip,
                   train=train, skip_bad_files=opt.skip_bad_files, preprocess=opt.preprocess,
-                  size_multiple=2 ** unet_depth(opt.netG), test_load_size=test_load_size)
+                  size_multiple=size_multiple(opt.netG), test_load_size=test_load_size)
     if opt.dataset_mode == "colorization":
         return ColorizationDataset(opt.dataroot, split, **common)
     return AlignedDataset(opt.dataroot, split, opt.direction, input_nc=opt.input_nc,

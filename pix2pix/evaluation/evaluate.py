@@ -39,7 +39,7 @@ from pix2pix.files.checkpoint import (
 from pix2pix.files.official import load_official_generator
 from pix2pix.models import define_G
 from pix2pix.models.budget import check_generator_claim, memory_budget
-from pix2pix.models.networks import unet_depth
+from pix2pix.models.networks import size_multiple
 from pix2pix.models.pix2pix_model import paper_inference
 from pix2pix.options.common import add_data_options, add_model_options, range_errors
 from pix2pix.options.console import command
@@ -118,7 +118,7 @@ def load_generator(opt, given=frozenset()):
         raise CheckpointError("; ".join(errors))
     for line in notes + [f"direction: {opt.direction} (the checkpoint's)"]:
         print(line)
-    check_generator_claim(path, unet_depth(opt.netG), opt.input_nc, opt.output_nc, opt.ngf,
+    check_generator_claim(path, opt.netG, opt.input_nc, opt.output_nc, opt.ngf,
                           opt.norm, not opt.no_skips, path.stat().st_size,
                           test_image_size(opt, given), memory_budget(opt.memory_budget))
     G = define_G(opt.netG, opt.input_nc, opt.output_nc, opt.ngf, opt.norm, not opt.no_dropout,
@@ -158,7 +158,7 @@ def test_dataset(opt, given=frozenset()):
                             "not a folder of images")
         return SingleDataset(folder, opt.input_nc, opt.preprocess,
                              test_load_size or opt.crop_size, opt.crop_size,
-                             opt.skip_bad_files, 2 ** unet_depth(opt.netG))
+                             opt.skip_bad_files, size_multiple(opt.netG))
     root = Path(opt.dataroot)
     if opt.dataroot != "synthetic" and root.is_dir() and not (
             (root / opt.phase).is_dir() or (root / "A" / opt.phase).is_dir()):

@@ -9,7 +9,9 @@ count against the networks as built.
 """
 import os
 
+from .networks import RESNETS, unet_depth
 from .norms import check_norm
+from .unet import unet_widths
 
 FLOAT_BYTES = 4
 # The smallest float a weight file may hold per number (float16 / bfloat16 in a .pth).
@@ -19,11 +21,6 @@ MIN_BYTES_PER_WEIGHT = 2
 class BudgetError(ValueError):
     """A claimed network or image does not fit the file or the machine; the message says
     which claim and how to go on."""
-
-
-def unet_widths(num_downs, ngf):
-    """Encoder widths: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (C64-C128-C256-C512-C512-...)."""
-    return [ngf * min(2 ** i, 8) for i in range(num_downs)]
 
 
 def _norm_numbers(norm, channels):
@@ -69,6 +66,40 @@ def unet_activation_bytes(num_downs, input_nc, output_nc, ngf, height, width, ba
         channels = widths[level] * (2 if skips else 1)
     total += (16 * channels + 4 * output_nc) * (2 * h) * (2 * w)
     return FLOAT_BYTES * batch * total
+
+
+def resnet_layers(input_nc, output_nc, ngf, n_blocks):
+    """(kernel, c_in, c_out, scale) of every conv of a ResnetGenerator in forward order;
+    scale: the output's side relative to the input image's."""
+    layers = [(7, input_nc, ngf, 1), (3, ngf, 2 * ngf, 0.5), (3, 2 * ngf, 4 * ngf, 0.25)]
+    layers += [(3, 4 * ngf, 4 * ngf, 0.25)] * (2 * n_blocks)
+    return layers + [(3, 4 * ngf, 2 * ngf, 0.5), (3, 2 * ngf, ngf, 1), (7, ngf, output_nc, 1)]
+
+
+def generator_state_size(netG, input_nc, output_nc, ngf, norm="batch", skips=True):
+    """Numbers in the state dict of define_G(netG, ...) (parameters and buffers)."""
+    if netG not in RESNETS:
+        return unet_state_size(unet_depth(netG), input_nc, output_nc, ngf, norm, skips)
+    check_norm(norm)
+    layers = resnet_layers(input_nc, output_nc, ngf, RESNETS[netG])
+    total = sum(k * k * c_in * c_out for k, c_in, c_out, _ in layers) + output_nc  # last bias
+    for _, _, c_out, _ in layers[:-1]:  # every conv but the last has a norm after it
+        total += _norm_numbers(norm, c_out) + (c_out if norm == "instance" else 0)
+    return total
+
+
+def generator_activation_bytes(netG, input_nc, output_nc, ngf, height, width, batch=1,
+                               skips=True):
+    """An upper estimate of one forward pass's memory (see unet_activation_bytes); for a
+    ResNet, per conv its im2col columns twice (as for the PatchGAN: the input gradient's
+    too) and four copies of its output (reflection padding, conv, norm, ReLU)."""
+    if netG not in RESNETS:
+        return unet_activation_bytes(unet_depth(netG), input_nc, output_nc, ngf, height,
+                                     width, batch, skips)
+    total = sum((2 * k * k * c_in + 4 * c_out) * height * width * scale * scale
+                for k, c_in, c_out, scale in resnet_layers(input_nc, output_nc, ngf,
+                                                           RESNETS[netG]))
+    return int(FLOAT_BYTES * batch * total)
 
 
 def patchgan_state_size(netD, input_nc, ndf, n_layers_D=3, norm="batch"):
@@ -133,7 +164,7 @@ def gib(n_bytes):
     return f"{n_bytes / 2**30:.2f} GiB"
 
 
-def check_generator_claim(where, netG_depth, input_nc, output_nc, ngf, norm, skips,
+def check_generator_claim(where, netG, input_nc, output_nc, ngf, norm, skips,
                           file_size=None, image_size=256, budget=None):
     """Refuse (BudgetError naming ``where`` and the claim) a generator whose weights cannot
     be in a file of ``file_size`` bytes, or whose weights and one forward pass on an
@@ -141,14 +172,14 @@ def check_generator_claim(where, netG_depth, input_nc, output_nc, ngf, norm, ski
     for name, value in (("ngf", ngf), ("input_nc", input_nc), ("output_nc", output_nc)):
         if type(value) is not int or value < 1:  # a hand-edited meta may hold anything
             raise BudgetError(f"{where} claims {name} {value!r}: expected a positive integer")
-    claim = f"unet_{2 ** netG_depth} with ngf {ngf}, {input_nc} -> {output_nc} channels"
-    numbers = unet_state_size(netG_depth, input_nc, output_nc, ngf, norm, skips)
+    claim = f"{netG} with ngf {ngf}, {input_nc} -> {output_nc} channels"
+    numbers = generator_state_size(netG, input_nc, output_nc, ngf, norm, skips)
     if file_size is not None and numbers * MIN_BYTES_PER_WEIGHT > file_size:
         raise BudgetError(f"{where} claims a generator {claim}: {numbers:,} weights, which "
                           f"cannot be in its {file_size:,} bytes (corrupt or crafted file)")
     budget = memory_budget() if budget is None else budget
-    needed = FLOAT_BYTES * numbers + unet_activation_bytes(
-        netG_depth, input_nc, output_nc, ngf, image_size, image_size, 1, skips)
+    needed = FLOAT_BYTES * numbers + generator_activation_bytes(
+        netG, input_nc, output_nc, ngf, image_size, image_size, 1, skips)
     if needed > budget:
         raise BudgetError(f"{where} claims a generator {claim}: it needs about {gib(needed)}, "
                           f"more than the memory budget of {gib(budget)} (--memory_budget "
@@ -156,16 +187,16 @@ def check_generator_claim(where, netG_depth, input_nc, output_nc, ngf, norm, ski
     return needed
 
 
-def training_bytes(num_downs, input_nc, output_nc, ngf, norm, skips, netD, ndf, n_layers_D,
+def training_bytes(netG, input_nc, output_nc, ngf, norm, skips, netD, ndf, n_layers_D,
                    crop_size, batch_size, conditional_D=True):
     """An upper estimate of a training step's memory: both networks' numbers four times
     (weights, gradients, Adam's two moments), and twice the activations (forward and the
     gradients flowing back) of G once and D three times (real, fake for D, fake for G)."""
     d_input = input_nc + output_nc if conditional_D else output_nc
-    numbers = (unet_state_size(num_downs, input_nc, output_nc, ngf, norm, skips)
+    numbers = (generator_state_size(netG, input_nc, output_nc, ngf, norm, skips)
                + patchgan_state_size(netD, d_input, ndf, n_layers_D, norm))
-    activations = (unet_activation_bytes(num_downs, input_nc, output_nc, ngf, crop_size,
-                                         crop_size, batch_size, skips)
+    activations = (generator_activation_bytes(netG, input_nc, output_nc, ngf, crop_size,
+                                              crop_size, batch_size, skips)
                    + 3 * patchgan_activation_bytes(netD, d_input, ndf, n_layers_D, crop_size,
                                                    crop_size, batch_size))
     return 4 * FLOAT_BYTES * numbers + 2 * activations

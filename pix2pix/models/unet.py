@@ -13,7 +13,6 @@ import numpy as np
 import nn
 import nn.functional as F
 
-from .budget import unet_widths
 from .norms import check_norm, norm_layer
 
 
@@ -67,6 +66,11 @@ class UNetUp(nn.Module):
         # weights depend on this channel order).
         return F.cat([skip, x], dim=1) if skip is not None else x
         ### END SOLUTION
+
+
+def unet_widths(num_downs, ngf):
+    """Encoder widths: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (C64-C128-C256-C512-C512-...)."""
+    return [ngf * min(2 ** i, 8) for i in range(num_downs)]
 
 
 def dropout_blocks(num_downs, placement):

@@ -15,7 +15,7 @@ from pix2pix.files.checkpoint import (
     snapshot_path,
 )
 from pix2pix.models.budget import FLOAT_BYTES, gib, memory_budget, training_bytes
-from pix2pix.models.networks import unet_depth
+from pix2pix.models.networks import size_multiple
 from pix2pix.models.patchgan import smallest_input
 from pix2pix.options.port import (
     DISPLAY_FLAGS,
@@ -37,7 +37,8 @@ PRESETS = {
 
 def add_model_options(p):
     g = p.add_argument_group("model")
-    g.add_argument("--netG", default="unet_256", help="unet_<size>: unet_256 (paper), unet_128 ...")
+    g.add_argument("--netG", default="unet_256", help="unet_<size>: unet_256 (paper), unet_128 "
+                   "...; the port's resnet_9blocks, resnet_6blocks")
     g.add_argument("--netD", default="basic", choices=["basic", "n_layers", "pixel"],
                    help="basic = 70x70 PatchGAN; n_layers uses --n_layers_D; pixel = 1x1")
     g.add_argument("--n_layers_D", type=int, default=3, help="for netD n_layers: 1..5 -> "
@@ -214,7 +215,7 @@ def validate(opt):
 def crop_size_errors(opt, cropping):
     """--crop_size must suit G (a multiple of 2^depth) and D (an output that is not empty);
     each refusal names sizes and generators that exist and work."""
-    multiple = 2 ** unet_depth(opt.netG)
+    multiple = size_multiple(opt.netG)
     if cropping and opt.crop_size % multiple:
         # The largest unet_<size> that takes this crop: its size divides the crop.
         fits = opt.crop_size & -opt.crop_size
@@ -268,8 +269,7 @@ def range_errors(opt):
 def training_memory_errors(opt):
     """The networks, activations and resized images the options claim, against the memory
     budget, before anything is built (a typo like --ngf 64000 asks for terabytes)."""
-    depth = unet_depth(opt.netG)
-    needed = training_bytes(depth, opt.input_nc, opt.output_nc, opt.ngf, opt.norm,
+    needed = training_bytes(opt.netG, opt.input_nc, opt.output_nc, opt.ngf, opt.norm,
                             not opt.no_skips, opt.netD, opt.ndf, opt.n_layers_D,
                             opt.crop_size, opt.batch_size,
                             not getattr(opt, "unconditional_D", False))
