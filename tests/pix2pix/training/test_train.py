@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pix2pix.data.synthetic import save_synthetic
-from pix2pix.evaluation.evaluate import main as test_command
+from pix2pix.evaluation.evaluate import main as evaluate_main
 from pix2pix.files.checkpoint import read_checkpoint
 from pix2pix.options.common import (
     PRESETS,
@@ -141,8 +141,8 @@ def test_resnet_generators_train_resume_and_test(tmp_path):
     assert main([*args, *common, "--max_iters", "3", "--continue_train"]) == 0
     assert [r["iter"] for r in log_records(tmp_path / "ck" / "r")] == [1, 2, 3]
     save_synthetic(tmp_path / "data" / "test", n=1, size=32)
-    assert test_command([*common, "--dataroot", str(tmp_path / "data"), "--results_dir",
-                         str(tmp_path / "results")]) == 0
+    assert evaluate_main([*common, "--dataroot", str(tmp_path / "data"), "--results_dir",
+                          str(tmp_path / "results")]) == 0
     assert (tmp_path / "results" / "r" / "test_latest" / "images" / "1_fake_B.png").is_file()
 
 
