@@ -141,7 +141,7 @@ def resolve_preset(parser, argv=None):
 def validate(opt):
     """Refuse impossible combinations up front, each with the fix."""
     errors = []
-    mode = getattr(opt, "preprocess", "resize_and_crop")
+    mode = opt.preprocess
     cropping = mode.endswith("crop")
     if opt.crop_size > opt.load_size and mode in ("resize_and_crop", "scale_width_and_crop"):
         errors.append(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
@@ -156,7 +156,7 @@ def validate(opt):
         errors.append(str(e))
     if opt.device not in ("cpu", "cuda"):
         errors.append(f"--device {opt.device!r} is unknown: use cpu or cuda")
-    if getattr(opt, "gan_mode", None) == "none" and getattr(opt, "lambda_L1", 1) <= 0:
+    if getattr(opt, "gan_mode", None) == "none" and opt.lambda_L1 <= 0:  # training only
         errors.append("--gan_mode none with --lambda_L1 0 leaves nothing to train")
     if opt.netD == "n_layers" and not 1 <= opt.n_layers_D <= 5:
         errors.append(f"--n_layers_D must be 1..5, got {opt.n_layers_D}")
@@ -191,7 +191,7 @@ def range_errors(opt):
             allowed = (f"> {low}" if name == "lr" else f">= {low}") + (
                 "" if high is None else f" and {'<' if excluded else '<='} {high}")
             errors.append(f"--{name} must be {allowed}, got {value}")
-    if getattr(opt, "n_epochs", 1) + getattr(opt, "n_epochs_decay", 1) < 1:
+    if hasattr(opt, "n_epochs") and opt.n_epochs + opt.n_epochs_decay < 1:  # training
         errors.append("--n_epochs + --n_epochs_decay must be at least 1: nothing to train")
     return errors
 
