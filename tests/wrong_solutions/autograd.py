@@ -1,11 +1,11 @@
 """Wrong solutions of 1.1 (Mul), 1.2 (the tape) and 2.1 (the numerical gradient)."""
 import numpy as np
 
-from nn.ops.arithmetic import Mul, unbroadcast
+from nn.ops.arithmetic import MulFunction, unbroadcast
 from nn.tensor import _topological_order
 
 
-class MulNoUnbroadcast(Mul):
+class MulNoUnbroadcast(MulFunction):
     """Returns grad * b without summing back to a's shape (broadcasting forgotten)."""
     @staticmethod
     def backward(ctx, grad):
@@ -13,7 +13,7 @@ class MulNoUnbroadcast(Mul):
         return grad * b, grad * a
 
 
-class MulSwapsTheFactors(Mul):
+class MulSwapsTheFactors(MulFunction):
     """dL/da = grad * a (the factor of the wrong input)."""
     @staticmethod
     def backward(ctx, grad):
@@ -21,7 +21,7 @@ class MulSwapsTheFactors(Mul):
         return unbroadcast(grad * a, np.shape(a)), unbroadcast(grad * b, np.shape(b))
 
 
-class MulForgetsTheUpstream(Mul):
+class MulForgetsTheUpstream(MulFunction):
     """dL/da = b, as if the upstream gradient were always 1."""
     @staticmethod
     def backward(ctx, grad):
