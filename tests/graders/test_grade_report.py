@@ -119,3 +119,13 @@ def test_misused_grading_options_are_refused_saying_why(args, message):
     run = grade(*args, "tests/graders/test_grade_exercises.py")
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
     assert message in run.stderr
+
+
+def test_hidden_and_after_due_date_checks_form_their_own_tests():
+    from tests.grading import exercise_results
+    tests = exercise_results("5.1", [("a", True, "visible"), ("b", False, "visible"),
+                                     ("c", True, "hidden"), ("d", True, "after_due_date")])
+    assert [t["visibility"] for t in tests] == ["visible", "hidden", "after_due_date"]
+    assert [t["max_score"] for t in tests] == [2.0, 1.0, 1.0]     # 4 points, 1 per check
+    assert [t["score"] for t in tests] == [1.0, 1.0, 1.0]
+    assert tests[0]["status"] == "failed" and "failed: b" in tests[0]["output"]
