@@ -75,6 +75,20 @@ def tape_resets_leaf_gradients(root, grad, retain_graph=False):
     _run(order, root, grad, retain_graph, combine)
 
 
+def _add_in_place(old, new):
+    if old is None:
+        return new
+    old += new
+    return old
+
+
+def tape_accumulates_in_place(root, grad, retain_graph=False):
+    """pending += new, in place: the array it adds into may be another node's gradient
+    too (an add passes one array to both inputs) or the caller's, so on a diamond graph
+    (u = x + y; v = u + x) one gradient is counted twice."""
+    _run(list(reversed(_topological_order(root))), root, grad, retain_graph, _add_in_place)
+
+
 def tape_never_frees(root, grad, retain_graph=False):
     """Ignores retain_graph: the graph is never freed."""
     _run(list(reversed(_topological_order(root))), root, grad, True,
@@ -133,7 +147,7 @@ def numerical_gradient_restores_by_adding(f, x, positions, eps=1e-6):
 WRONG = {
     "1.1": [MulNoUnbroadcast, MulSwapsTheFactors, MulForgetsTheUpstream],
     "1.2": [tape_overwrites_gradients, tape_in_forward_order, tape_resets_leaf_gradients,
-            tape_never_frees],
+            tape_never_frees, tape_accumulates_in_place],
     "2.1": [numerical_gradient_one_sided, numerical_gradient_no_restore,
             numerical_gradient_divides_by_eps, numerical_gradient_restores_by_adding],
 }

@@ -140,6 +140,16 @@ class UNetUpReLUAfterTheConv(UNetUp):
         return F.cat([skip, x], dim=1) if skip is not None else x
 
 
+class UNetUpDropoutAfterTheConcat(UNetUp):
+    """Dropout applied to the concatenation, skip channels included, not to the up-path."""
+    def forward(self, x, skip=None):
+        x = self.conv(F.relu(x))
+        if self.norm is not None:
+            x = self.norm(x)
+        x = F.cat([skip, x], dim=1) if skip is not None else x
+        return self.dropout(x) if self.dropout is not None else x
+
+
 def receptive_field_off_by_one(layers):
     """(r - 1) * s + k - 1 per layer."""
     field = 1
@@ -167,7 +177,8 @@ WRONG = {
             DropoutSeedZeroWithoutGenerator],
     "6.3": [TanhBackwardNotSquared, TanhFromSigmoidOffByTwo, TanhByDefinition],
     "6.4": [SigmoidNaive, SigmoidBackwardWithoutOneMinus, SigmoidDerivativeOfTheInput],
-    "7.1": [UNetUpSkipLast, UNetUpLeakyReLU, UNetUpReLUAfterTheConv],
+    "7.1": [UNetUpSkipLast, UNetUpLeakyReLU, UNetUpReLUAfterTheConv,
+            UNetUpDropoutAfterTheConcat],
     "8.1": [receptive_field_off_by_one, receptive_field_forward_order,
             receptive_field_ignores_stride],
 }
