@@ -57,7 +57,8 @@ FAST_END = re.compile(r"^[ \t]*### END FAST[ \t]*$")
 LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/graders/test_graders_reject",
             "tests/lessons/test_release.py", "tests/lessons/test_exercise_stubs.py",
             "tests/lessons/test_autograder.py", "lessons/release.py", "lessons/autograder.py",
-            "lessons/gradescope/")
+            "lessons/gradescope/", "lessons/STUDENT_README.md")
+STUDENT_README = "lessons/STUDENT_README.md"      # the release's README.md
 GRADESCOPE = "lessons/gradescope"     # setup.sh and run_autograder, at the zip's top
 # Where the library's marked solutions live.
 LIBRARY = ("nn/", "pix2pix/")
@@ -210,9 +211,20 @@ def make_release(dest, repo=REPO, filled=False):
                 holes.setdefault(exercise_id, []).append(rel)
         else:
             shutil.copy2(source, target)
+    shutil.copy2(repo / STUDENT_README, dest / "README.md")
     (dest / RELEASE_FLAG).write_text("This is a student release: the exercises grade the "
-                                     "library itself (see lessons/exercises/__init__.py).\n")
+                                     "library itself (see lessons/exercises/__init__.py).\n"
+                                     f"Built from commit {_commit(repo)}.\n")
     return holes
+
+
+def _commit(repo):
+    """The commit the release is built from (with "+changes" when the tree differs)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                          text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
+                           text=True).stdout.strip()
+    return head + (" +changes" if dirty else "")
 
 
 def _top_level_span(tree, name):

@@ -145,6 +145,10 @@ def test_every_exercise_has_a_hole_and_no_solution_line_remains(release):
         assert any(f'raise NotImplementedError("Exercise {exercise_id}")' in
                    (dest / rel).read_text() for rel in files)
     assert not (dest / "tests" / "wrong_solutions").exists()
+    readme = (dest / "README.md").read_text()          # the students' own, not ours
+    assert "--exercise" in readme and "Submit" in readme and "lessons/exercises/ex" not in readme
+    assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                          text=True).stdout.strip() in (dest / "lessons/exercises/RELEASE").read_text()
     assert not list((dest / "lessons" / "exercises").glob("ex*.py"))   # no stubs needed
     assert (dest / "lessons" / "exercises" / "RELEASE").exists()
 
