@@ -3,6 +3,8 @@
     python -m lessons.release DIR          the student copy
     python -m lessons.release --stubs      rewrite the stubs in lessons/exercises/ from the
                                            library (the in-repo workflow's copies)
+    python -m lessons.release --diff OLD NEW   what changed between two releases (a
+                                           mid-term fix: which files to send students)
     python -m lessons.release --autograder OUT.zip
                                            Gradescope's autograder: setup.sh, run_autograder
                                            and this repository (the reference library and
@@ -281,6 +283,32 @@ def make_autograder(out_zip, repo=REPO):
     return len(files) + 2
 
 
+def release_diff(old, new):
+    """Lines saying which files a newer release adds, removes or changes, after the
+    commits both were built from."""
+    old, new = Path(old), Path(new)
+    for folder in (old, new):
+        if not (folder / RELEASE_FLAG).is_file():
+            raise FileNotFoundError(f"{folder} is not a student release (no {RELEASE_FLAG})")
+
+    def files(folder):
+        return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+    before, after = files(old), files(new)
+    lines = [f"old: {(old / RELEASE_FLAG).read_text().splitlines()[-1]}",
+             f"new: {(new / RELEASE_FLAG).read_text().splitlines()[-1]}"]
+    for rel in sorted(set(before) | set(after)):
+        if rel == RELEASE_FLAG:
+            continue
+        if rel not in before:
+            lines.append(f"added    {rel}")
+        elif rel not in after:
+            lines.append(f"removed  {rel}")
+        elif before[rel] != after[rel]:
+            lines.append(f"changed  {rel}")
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lessons.release",
                                      description="write a student copy without solutions")
@@ -289,10 +317,16 @@ def main(argv=None):
                         help="rewrite the stubs in lessons/exercises/ from the library")
     parser.add_argument("--autograder", metavar="OUT.zip",
                         help="write Gradescope's autograder zip")
+    parser.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"),
+                        help="list what changed between two releases")
     args = parser.parse_args(argv)
-    if sum((args.stubs, bool(args.dest), bool(args.autograder))) != 1:
-        parser.error("give one of DEST (a new folder), --stubs or --autograder OUT.zip")
+    if sum((args.stubs, bool(args.dest), bool(args.autograder), bool(args.diff))) != 1:
+        parser.error("give one of DEST (a new folder), --stubs, --autograder OUT.zip or "
+                     "--diff OLD NEW")
     try:
+        if args.diff:
+            print("\n".join(release_diff(*args.diff)))
+            return
         if args.autograder:
             count = make_autograder(args.autograder)
             print(f"wrote {args.autograder} ({count} files): upload it as the assignment's "
@@ -304,7 +338,7 @@ def main(argv=None):
                   "".join(f"\n  {p.relative_to(REPO)}" for p in changed))
             return
         holes = make_release(args.dest)
-    except (MarkerError, FileExistsError) as e:
+    except (MarkerError, FileExistsError, FileNotFoundError) as e:
         sys.exit(f"release: {e}")
     print(f"wrote a student release to {args.dest}: {len(holes)} exercises cut out")
     for exercise_id, files in sorted(holes.items()):

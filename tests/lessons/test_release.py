@@ -84,6 +84,7 @@ import os  # noqa: E402
 import subprocess  # noqa: E402
 import ast  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import textwrap  # noqa: E402
 import sys  # noqa: E402
 
@@ -91,6 +92,7 @@ from lessons import exercises  # noqa: E402
 from lessons.release import (  # noqa: E402
     _regions,
     make_release,
+    release_diff,
     solution_sources,
     strip_solutions,
     stub_of,
@@ -260,3 +262,17 @@ def test_no_solution_statement_stands_anywhere_in_the_release(release):
                 if statement in present and (exercise_id, rel) not in KNOWN:
                     found.append(f"{exercise_id}: {statement!r} in {rel}")
     assert not found, "\n".join(found)
+
+
+def test_diff_lists_what_a_newer_release_changes(release, tmp_path):
+    dest, _ = release
+    newer = tmp_path / "newer"
+    shutil.copytree(dest, newer)
+    (newer / "nn" / "optim.py").write_text((newer / "nn" / "optim.py").read_text() + "# fix\n")
+    (newer / "NOTES.md").write_text("mid-term fix\n")
+    (newer / "test.py").unlink()
+    lines = release_diff(dest, newer)
+    assert lines[0].startswith("old: Built from commit ") and lines[1].startswith("new: ")
+    assert lines[2:] == ["added    NOTES.md", "changed  nn/optim.py", "removed  test.py"]
+    with pytest.raises(FileNotFoundError, match="not a student release"):
+        release_diff(dest, tmp_path)
