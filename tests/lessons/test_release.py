@@ -159,7 +159,8 @@ def test_every_exercise_has_a_hole_and_no_solution_line_remains(release):
 @pytest.mark.needs_torch  # 6b.1 is graded against torch.optim.Adam: full marks need torch
 def test_release_grades_the_library_holes_fail_then_full_marks(release, tmp_path):
     pytest.importorskip("torch")
-    dest, holes = release
+    holes = release[1]
+    dest = shutil.copytree(release[0], tmp_path / "student")   # filled below: a copy
     results = tmp_path / "results.json"
     before = grade(dest, f"--results={results}")
     assert "ERROR" not in before.stdout, before.stdout[-3000:]      # collection is intact
