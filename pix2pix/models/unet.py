@@ -81,7 +81,6 @@ class UNetUp(nn.Module):
 ### END SOLUTION
 
 
-
 def unet_up(in_channels, out_channels, kind, dropout=False, generator=None):
     """A decoder block with the norm ``kind`` ("batch", "instance" or "none") built directly.
 
@@ -94,6 +93,7 @@ def unet_up(in_channels, out_channels, kind, dropout=False, generator=None):
     if kind == "instance":
         up.norm = norm_layer("instance", out_channels)
     return up
+
 
 def dropout_blocks(num_downs, placement):
     """Indices j of the decoder blocks that use dropout (block 0 is the innermost).
