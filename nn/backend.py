@@ -1,20 +1,27 @@
 """The one place that knows about devices.
 
-Arrays are NumPy arrays on the CPU and CuPy arrays on an NVIDIA GPU. Every op asks
+Arrays are NumPy arrays on the CPU and CuPy arrays on an NVIDIA GPU (or, in the tests,
+on the strict CuPy stand-in ``nn/testing/strict_cupy.py``, which follows CuPy's rules). Every op asks
 ``get_array_module(x)`` for ``xp`` and then writes ``xp.matmul``, ``xp.exp``, ... so the
 same code runs on both. CuPy is optional: without it (or without a GPU) everything runs
 on NumPy, and asking for ``"cuda"`` explicitly raises a clear error.
 """
 import ctypes
 import ctypes.util
+import os
 import sys
 
 import numpy as np
 
-try:  # CuPy is an optional extra: `pip install -e .[gpu]`
-    import cupy as _cupy
-except Exception:  # ImportError, or a CUDA library that fails to load
-    _cupy = None
+if os.environ.get("NN_STRICT_CUPY") == "1":
+    # Set only by the tests (their xp fixture's "strict_cupy"), so that child processes
+    # run on the same strict CuPy stand-in as the test itself: nn/testing/strict_cupy.py.
+    from nn.testing import strict_cupy as _cupy
+else:
+    try:  # CuPy is an optional extra: `pip install -e .[gpu]`
+        import cupy as _cupy
+    except Exception:  # ImportError, or a CUDA library that fails to load
+        _cupy = None
 
 
 def gpu_available():

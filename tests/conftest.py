@@ -5,7 +5,7 @@ import pytest
 
 import nn
 
-BACKENDS = ["numpy", "cupy"]
+BACKENDS = ["numpy", "strict_cupy", "cupy"]
 
 
 # The exercise grader (options, the implementation fixture, the report): tests/grading.py.
@@ -18,14 +18,32 @@ from tests.grading import (  # noqa: E402,F401
 
 
 @pytest.fixture(params=BACKENDS)
-def xp(request):
-    """The array module under test: NumPy always, CuPy when a GPU is present."""
+def xp(request, monkeypatch):
+    """The array module under test: NumPy; the strict CuPy stand-in (CuPy's rules on the
+    CPU, nn/testing/strict_cupy.py) everywhere; real CuPy when a GPU is present."""
+    if request.param == "strict_cupy":
+        return use_strict_cupy(monkeypatch)
     if request.param == "cupy":
         if not nn.gpu_available():
             pytest.skip("CuPy backend: no CUDA GPU / CuPy on this machine")
         import cupy
         return cupy
     return np
+
+
+def use_strict_cupy(monkeypatch):
+    """Make the stand-in nn.backend's CuPy ("cuda") for this test and its child processes."""
+    from nn.testing import strict_cupy
+    monkeypatch.setattr(nn.backend, "_cupy", strict_cupy)
+    monkeypatch.setenv("NN_STRICT_CUPY", "1")
+    strict_cupy.reset_counts()
+    return strict_cupy
+
+
+@pytest.fixture
+def strict_cupy(monkeypatch):
+    """The stand-in alone, for tests of the device path that need no NumPy twin."""
+    return use_strict_cupy(monkeypatch)
 
 
 @pytest.fixture
