@@ -40,10 +40,16 @@ def use_strict_cupy(monkeypatch):
     return strict_cupy
 
 
-@pytest.fixture
-def strict_cupy(monkeypatch):
-    """The stand-in alone, for tests of the device path that need no NumPy twin."""
-    return use_strict_cupy(monkeypatch)
+@pytest.fixture(params=["strict_cupy", "cupy"])
+def device_xp(request, monkeypatch):
+    """The device module alone (the stand-in; real CuPy on a GPU), for tests of the device
+    path that have no NumPy twin."""
+    if request.param == "strict_cupy":
+        return use_strict_cupy(monkeypatch)
+    if not nn.gpu_available():
+        pytest.skip("CuPy backend: no CUDA GPU / CuPy on this machine")
+    import cupy
+    return cupy
 
 
 @pytest.fixture

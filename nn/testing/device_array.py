@@ -178,7 +178,8 @@ class ndarray:
         attribute = getattr(self._a, name)
         if not callable(attribute):
             return wrap(attribute)
-        return lambda *args, **kwargs: run(name, attribute, args, kwargs)
+        method = getattr(np.ndarray, name)             # unbound: self is an input (views)
+        return lambda *args, **kwargs: run(name, method, (self,) + args, kwargs)
 
     # Explicit reads back to the host: allowed, counted.
     def get(self, stream=None, order="C", out=None):
@@ -218,8 +219,12 @@ class ndarray:
         run("setitem", lambda a, i, v: a.__setitem__(i, v), (self, index, value), {})
 
     def __reduce__(self):
-        raise TypeError("a device array cannot be pickled here: copy it to the host first "
-                        "(cupy.asnumpy or .get())")
+        """Pickling works, as in CuPy, by copying to the host: a counted sync."""
+        return ndarray._from_host, (sync(self._a.copy()),)
+
+    @staticmethod
+    def _from_host(array):
+        return ndarray(array)
 
     def __neg__(self):
         return run("negative", np.negative, (self,), {})
