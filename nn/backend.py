@@ -82,6 +82,21 @@ def synchronize(device):
         _cupy.cuda.Stream.null.synchronize()
 
 
+def device_pool_mb(device):
+    """MB held by CuPy's memory pool, or None on the CPU. The pool keeps freed blocks for
+    reuse, so after a run it holds about the run's peak; ``free_all_blocks`` first to
+    measure from zero."""
+    if device != "cuda":
+        return None
+    return _cupy.get_default_memory_pool().total_bytes() / 2 ** 20
+
+
+def free_device_pool(device):
+    """Give the GPU pool's unused blocks back (so the next peak is measured from here)."""
+    if device == "cuda":
+        _cupy.get_default_memory_pool().free_all_blocks()
+
+
 def _reuse_freed_memory():
     """Let glibc reuse freed arrays instead of returning them to the OS (Linux only).
 

@@ -55,3 +55,9 @@ def device_xp(request, monkeypatch):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def strict_cupy(monkeypatch):
+    """The stand-in alone, for what only it can do on purpose (a GPU that is full)."""
+    return use_strict_cupy(monkeypatch)

@@ -8,8 +8,9 @@ One iteration = G forward, D on the fake and real pairs, D backward and Adam ste
 the fake pair again, G backward and Adam step (paper Sec. 3.3), on random images, with
 dropout on. Each implementation runs in its own subprocess (so peak memory is its own):
 warm-up iterations, then the median of --repeat, alternating ours and PyTorch for
---rounds rounds; the ratio is the median of the per-round ratios. Peak memory is the process's peak
-resident size minus its size before the networks were built. PyTorch runs the official
+--rounds rounds; the ratio is the median of the per-round ratios. Peak memory on the CPU is
+the process's peak resident size minus its size before the networks were built; on a GPU
+it is CuPy's memory pool (which keeps the run's peak) and torch.cuda.max_memory_allocated. PyTorch runs the official
 port's architecture (pix2pix.benchmarks.torch_peer) with the same thread count.
 """
 import argparse
@@ -56,9 +57,9 @@ def conv_macs(model, size, batch_size):
 
     nn.Conv2d.forward, nn.ConvTranspose2d.forward = count(originals[0]), count(originals[1])
     try:
-        with nn.no_grad():
-            model(nn.Tensor(np.zeros((batch_size, model_input_channels(model), size, size),
-                                     np.float32)))
+        zeros = np.zeros((batch_size, model_input_channels(model), size, size), np.float32)
+        with nn.no_grad():           # on the model's device: CuPy refuses a host batch
+            model(nn.Tensor(nn.to_device(zeros, next(model.parameters()).device)))
     finally:
         nn.Conv2d.forward, nn.ConvTranspose2d.forward = originals
     return sum(counts)
@@ -79,6 +80,7 @@ def run_ours(size, width, batch_size, warmup, repeat, device, profile):
     import nn
     from pix2pix.models.pix2pix_model import Pix2Pix
     base = _rss_mb()
+    nn.backend.free_device_pool(device)
     netG = f"unet_{size}"
     model = Pix2Pix(netG=netG, ngf=width, ndf=width, device=device)
     rng = np.random.default_rng(0)
@@ -94,8 +96,9 @@ def run_ours(size, width, batch_size, warmup, repeat, device, profile):
         nn.backend.synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+    device_mb = nn.backend.device_pool_mb(device)
     result = dict(seconds=statistics.median(times), gflop=flops / 1e9,
-                  peak_mb=_peak_mb() - base)
+                  peak_mb=_peak_mb() - base if device_mb is None else device_mb)
     if profile:
         from .profile import profile_iterations
         result["profile"] = profile_iterations(model, a, b, repeat=max(2, repeat // 2))
@@ -144,6 +147,9 @@ def run_torch(size, width, batch_size, warmup, repeat, device):
             torch.cuda.synchronize()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+    if dev.type == "cuda":
+        return dict(seconds=statistics.median(times),
+                    peak_mb=torch.cuda.max_memory_allocated() / 2 ** 20)
     return dict(seconds=statistics.median(times), peak_mb=_peak_mb() - base)
 
 
