@@ -56,6 +56,14 @@ def get_array_module(*arrays):
     return np
 
 
+def as_strided(x, shape, strides):
+    """A view of ``x`` with the given shape and strides (in bytes): no copy, no launch.
+
+    The caller guarantees every element it reaches lies inside ``x``'s buffer.
+    """
+    return get_array_module(x).lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+
+
 def device_of(array):
     """"cuda" for a CuPy array, "cpu" otherwise."""
     return "cuda" if get_array_module(array) is not np else "cpu"
