@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .backend import get_array_module, to_numpy
+from .flat import FlatParameters
 from .tensor import no_grad
 
 
@@ -38,7 +39,7 @@ class Optimizer:
                     raise ValueError(f"optimizer state {key!r} has shape {tuple(state[key].shape)}"
                                      f", parameter {i} has {tuple(p.shape)}")
                 xp = get_array_module(p.data)
-                slot[i] = xp.asarray(state[key], dtype=p.dtype)
+                slot[i][...] = xp.asarray(state[key], dtype=p.dtype)   # views stay views
 
 
 class SGD(Optimizer):
@@ -81,6 +82,24 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     ### END SOLUTION
 
 
+def _adam_update(p, g, m, v, tmp, b1, b2, denom_scale, denom_shift):
+    """One Adam step on arrays of one shape (a parameter or whole flat buffers), in place:
+    every result goes into an existing array (``tmp`` is scratch), nothing is allocated."""
+    xp = get_array_module(p)
+    xp.subtract(g, m, out=tmp)                # m <- m + (1 - b1)(g - m)
+    tmp *= 1 - b1
+    m += tmp
+    xp.multiply(g, g, out=tmp)                # v <- b2 v + (1 - b2) g^2
+    tmp *= 1 - b2
+    v *= b2
+    v += tmp
+    xp.sqrt(v, out=tmp)                       # (sqrt(v_hat) + eps) / step_size
+    tmp *= denom_scale
+    tmp += denom_shift
+    xp.divide(m, tmp, out=tmp)
+    p -= tmp                                  # in place: the parameters see it
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba), exactly as ``torch.optim.Adam`` computes it:
 
@@ -89,14 +108,30 @@ class Adam(Optimizer):
 
     These are the numbers of ``adam_step_reference``, computed in place (tested equal). t
     counts the calls of step(); a parameter without a gradient is left as it is (m and v too).
+
+    The parameters' values move into one flat buffer when the optimiser is built (each
+    ``p.data`` becomes a view of it, see nn/flat.py), and m and v live in two more: a step
+    is one copy of the gradients and a dozen whole-buffer operations. After a step,
+    ``gradient_total`` is the sum of the gradients it used, a 0-d array on the device
+    (NaN or Inf if any gradient was): a check that needs no host synchronisation.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
         self.betas, self.eps = tuple(betas), eps
         self.step_count = 0
-        self.exp_avg = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
-        self.exp_avg_sq = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
+        self.gradient_total = None
+        self._attach()
+
+    def _attach(self, old=None):
+        """Build the flat buffers; ``old`` (m and v views) are copied in when p.data had
+        been replaced (a model moved to another device after its optimiser was built)."""
+        self._flat = FlatParameters(self.params)
+        self._m, self._v, self._scratch = (self._flat.zeros() for _ in range(3))
+        self.exp_avg, self.exp_avg_sq = self._flat.views(self._m), self._flat.views(self._v)
+        for views, old_views in zip((self.exp_avg, self.exp_avg_sq), old or ()):
+            for view, old_view in zip(views, old_views):
+                view[...] = self._flat.xp.asarray(old_view)
 
     @no_grad()
     def step(self):
@@ -106,63 +141,43 @@ class Adam(Optimizer):
         step_size = self.lr / (1 - b1 ** t)
         # p -= step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with step_size folded into
         # the denominator to save one pass over the parameters.
-        denom_scale = 1 / ((1 - b2 ** t) ** 0.5 * step_size)
-        denom_shift = self.eps / step_size
-        groups = self._groups()
-        if len(groups) == 1:
-            self._update(groups[0], b1, b2, denom_scale, denom_shift)
-        else:
-            # On the CPU NumPy releases the GIL inside its loops, so a few threads update
-            # disjoint sets of parameters at the same time (like torch's multi-threaded Adam).
-            list(self._pool.map(lambda group: self._update(group, b1, b2, denom_scale,
-                                                           denom_shift), groups))
+        constants = (b1, b2, 1 / ((1 - b2 ** t) ** 0.5 * step_size), self.eps / step_size)
+        if not self._flat.attached():
+            self._attach(old=(self.exp_avg, self.exp_avg_sq))
+        flat = self._flat
+        if flat.gather_grads():
+            arrays = (flat.data, flat.grad, self._m, self._v, self._scratch)
+            chunks = self._chunks()
+            if len(chunks) == 1:
+                _adam_update(*arrays, *constants)
+            else:
+                # On the CPU NumPy releases the GIL inside its loops, so a few threads update
+                # disjoint slices of the buffers at once (like torch's multi-threaded Adam).
+                list(self._pool.map(lambda c: _adam_update(*(a[c] for a in arrays),
+                                                           *constants), chunks))
+            self.gradient_total = flat.grad.sum()
+            return
+        # Some parameter got no gradient: the others, one at a time (rare: frozen layers).
+        with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
+        for i in with_grad:
+            p = self.params[i]
+            _adam_update(p.data, p.grad, self.exp_avg[i], self.exp_avg_sq[i],
+                         self._scratch[:p.size].reshape(p.shape), *constants)
+        self.gradient_total = sum(self.params[i].grad.sum() for i in with_grad)
 
-    def _update(self, group, b1, b2, denom_scale, denom_shift):
-        """Adam for the parameters in ``group`` (indices), with that group's scratch buffer.
-
-        Every update goes into existing arrays (out=, in place): no allocation per step.
-        """
-        indices, buffer = group
-        for i in indices:
-            p, m, v = self.params[i], self.exp_avg[i], self.exp_avg_sq[i]
-            if p.grad is None:
-                continue
-            xp = get_array_module(p.data)
-            g = p.grad
-            tmp = buffer[:p.data.size].reshape(p.shape)
-            xp.subtract(g, m, out=tmp)                # m <- m + (1 - b1)(g - m)
-            tmp *= 1 - b1
-            m += tmp
-            xp.multiply(g, g, out=tmp)                # v <- b2 v + (1 - b2) g^2
-            tmp *= 1 - b2
-            v *= b2
-            v += tmp
-            xp.sqrt(v, out=tmp)                       # (sqrt(v_hat) + eps) / step_size
-            tmp *= denom_scale
-            tmp += denom_shift
-            xp.divide(m, tmp, out=tmp)
-            p.data -= tmp                             # in place: p.data keeps its identity
-
-    def _groups(self):
-        """Parameters split into one group per CPU core (one group on a GPU), balanced by
-        size, each with a reusable scratch buffer as large as its largest parameter."""
-        cached = getattr(self, "_cached_groups", None)
-        if cached is not None:
-            return cached
-        xp = get_array_module(self.params[0].data)
-        n = 1 if xp is not np else min(os.cpu_count() or 1, 4, len(self.params))
-        order = sorted(range(len(self.params)), key=lambda i: -self.params[i].size)
-        members, loads = [[] for _ in range(n)], [0] * n
-        for i in order:                               # greedy: biggest to the lightest group
-            g = loads.index(min(loads))
-            members[g].append(i)
-            loads[g] += self.params[i].size
-        self._cached_groups = [
-            (idx, xp.empty(max(self.params[i].size for i in idx), dtype=self.params[idx[0]].dtype))
-            for idx in members if idx]
-        if len(self._cached_groups) > 1:
-            self._pool = ThreadPoolExecutor(max_workers=len(self._cached_groups))
-        return self._cached_groups
+    def _chunks(self):
+        """Slices of the flat buffers, one per thread: one on a GPU or for small models."""
+        cached = getattr(self, "_cached_chunks", None)
+        if cached is not None and cached[0] is self._flat:
+            return cached[1]
+        total = self._flat.offsets[-1]
+        n = 1 if self._flat.xp is not np or total < 2 ** 16 else min(os.cpu_count() or 1, 4)
+        bounds = [total * k // n for k in range(n + 1)]
+        chunks = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+        if n > 1 and getattr(self, "_pool", None) is None:
+            self._pool = ThreadPoolExecutor(max_workers=n)
+        self._cached_chunks = (self._flat, chunks)
+        return chunks
 
     def state_dict(self):
         state = {"step": self.step_count, "lr": self.lr, "beta1": self.betas[0],

@@ -138,7 +138,8 @@ def col2im(col, x_shape, stride, padding):
     phases = xp.zeros(shape, dtype=col.dtype)       # (s, s, C, N, Hq, Wq)
     for qi in range(q):
         for qj in range(q):
-            phases[:, :, :, :, qi:qi + ho, qj:qj + wo] += by_offset[qi, qj]
+            block = phases[:, :, :, :, qi:qi + ho, qj:qj + wo]
+            block += by_offset[qi, qj]   # not phases[...] +=: that also writes block back
     # Interleave in one copy: the padded image's row t*s + a, column u*s + b is
     # phases[a, b, :, :, t, u]; written through a strided view of the image, read in order.
     image = xp.empty((n, c, shape[4] * s, shape[5] * s), dtype=col.dtype)

@@ -100,7 +100,8 @@ class Pix2Pix:
         real_B: target (N, C_out, H, W).
 
         Returns the losses as floats: G_GAN, G_L1, D_real, D_fake (the GAN terms are 0
-        with gan_mode "none", which has no D).
+        with gan_mode "none", which has no D). They stay on the device until the end: the
+        iteration reads them back, with the NaN/Inf check, in one host synchronisation.
         """
         real_A, real_B = self._as_tensor(real_A), self._as_tensor(real_B)
         fake_B = self.netG(real_A)                          # (N, C_out, H, W)
@@ -112,34 +113,32 @@ class Pix2Pix:
             self.netD.requires_grad_(False)                 # G's pass: no gradient for D
         self._step(self.optimizer_G, self.backward_G(real_A, real_B, fake_B, losses), "G",
                    losses)
-        return losses
+        return self._read_back(losses)
 
     def backward_D(self, real_A, real_B, fake_B, losses):
         """D's loss: real pairs -> 1, fake pairs -> 0, halved (slows D relative to G).
         fake_B is detached, so this loss sends no gradient into G."""
         loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False, self.gan_mode)
         loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
-        losses["D_real"], losses["D_fake"] = loss_D_real.item(), loss_D_fake.item()
+        losses["D_real"], losses["D_fake"] = loss_D_real.data, loss_D_fake.data
         return (loss_D_fake + loss_D_real) * 0.5
 
     def backward_G(self, real_A, real_B, fake_B, losses):
         """G's loss: fool D (non-saturating: maximise log D(x, G(x))) + lambda * L1.
         With gan_mode "none" only the L1 term."""
         loss_G = loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
-        losses["G_GAN"], losses["G_L1"] = 0.0, loss_G_L1.item()
+        losses["G_GAN"], losses["G_L1"] = 0.0, loss_G_L1.data
         if self.netD is not None:
             loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
-            losses["G_GAN"] = loss_G_GAN.item()
+            losses["G_GAN"] = loss_G_GAN.data
             loss_G = loss_G_GAN + loss_G_L1
         return loss_G
 
     def _step(self, optimizer, loss, net_name, losses):
-        """Zero the gradients, backpropagate ``loss``, refuse NaN/Inf (in the losses so far
-        or in the gradients), take an Adam step."""
-        self._check_finite(losses)
+        """Zero the gradients, backpropagate ``loss``, take an Adam step (which keeps the
+        sum of the gradients it used, on the device, for the NaN/Inf check)."""
         optimizer.zero_grad()
         loss.backward()
-        self._check_gradients(optimizer, net_name)
         optimizer.step()
 
     def generate(self, real_A, eval_mode=False):
@@ -168,18 +167,22 @@ class Pix2Pix:
         array = nn.to_device(array, self.device)
         return nn.Tensor(array if array.dtype == np.float32 else array.astype(np.float32))
 
-    @staticmethod
-    def _check_finite(losses):
-        for name, value in losses.items():
+    def _read_back(self, losses):
+        """The iteration's one host synchronisation: the losses and each network's gradient
+        total, stacked on the device and copied back together (on a GPU every read waits
+        for the queue to drain). Raises NonFiniteLossError naming the first loss, or
+        network's gradient, that is NaN or Inf; the steps were taken by then, so the
+        networks are spoilt: the training loop stops and keeps the last good checkpoint."""
+        on_device = {name: value for name, value in losses.items() if hasattr(value, "dtype")}
+        for net_name, optimizer in self.optimizers().items():
+            on_device[f"gradient of {net_name}"] = optimizer.gradient_total
+        xp = nn.get_array_module(*on_device.values())
+        read = dict(zip(on_device, nn.to_numpy(xp.stack(list(on_device.values()))).tolist()))
+        for name, value in read.items():
             if not math.isfinite(value):
-                raise NonFiniteLossError(f"loss {name} is {value}")
-
-    @staticmethod
-    def _check_gradients(optimizer, net_name):
-        # One reduction per parameter, summed on the device: a NaN or Inf anywhere shows.
-        total = sum(p.grad.sum() for p in optimizer.params if p.grad is not None)
-        if not math.isfinite(float(total)):
-            raise NonFiniteLossError(f"a gradient of {net_name} is NaN or Inf")
+                raise NonFiniteLossError(f"loss {name} is {value}" if name in losses
+                                         else f"a {name} is NaN or Inf")
+        return {name: read.get(name, value) for name, value in losses.items()}
 
     def networks(self):
         """{"G": netG, "D": netD} (without D for gan_mode "none")."""
