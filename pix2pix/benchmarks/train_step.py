@@ -27,6 +27,7 @@ import numpy as np
 CONFIGS = {  # name: (crop size, ngf = ndf)
     "paper": (256, 64),
     "cpu": (128, 32),
+    "tiny": (32, 4),     # a smoke test of the benchmark itself (gpu_report's test)
 }
 
 
@@ -159,7 +160,7 @@ def worker(args):
         import torch
         torch.set_num_threads(args.threads)
         result = run_torch(args.size, args.width, args.batch_size, args.warmup, args.repeat,
-                           args.device)
+                           args.torch_device)
     else:
         result = run_ours(args.size, args.width, args.batch_size, args.warmup, args.repeat,
                           args.device, args.profile)
@@ -172,7 +173,8 @@ def spawn(impl, size, width, batch_size, args):
     cmd = [sys.executable, "-m", "pix2pix.benchmarks.train_step", "--worker", impl,
            "--size", str(size), "--width", str(width), "--batch_size", str(batch_size),
            "--warmup", str(args.warmup), "--repeat", str(args.repeat),
-           "--device", args.device, "--threads", str(args.threads)]
+           "--device", args.device, "--threads", str(args.threads),
+           "--torch_device", args.torch_device]
     if args.profile and impl == "ours":
         cmd.append("--profile")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -223,7 +225,7 @@ def print_table(rows):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--config", nargs="+", default=["paper", "cpu"], choices=list(CONFIGS))
     p.add_argument("--scaling", action="store_true",
                    help="paper widths at sizes 64, 128, 256 and batch sizes 1, 4")
     p.add_argument("--repeat", type=int, default=5)
@@ -233,6 +235,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--profile", action="store_true", help="per-phase profile of ours")
     p.add_argument("--no_torch", action="store_true")
+    p.add_argument("--torch_device", choices=["cpu", "cuda"],
+                   help="where PyTorch runs (default: --device)")
     # internal: one implementation in a subprocess
     p.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, default=256, help=argparse.SUPPRESS)
@@ -240,6 +244,7 @@ def main(argv=None):
     p.add_argument("--batch_size", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.impl = args.worker
+    args.torch_device = args.torch_device or args.device
     if args.worker:
         return worker(args)
 
@@ -250,7 +255,7 @@ def main(argv=None):
              for c in args.config])
     print(f"device {args.device}, {args.threads} threads, median of {args.repeat} iterations "
           f"after {args.warmup} warm-up; PyTorch: "
-          f"{'yes' if with_torch else 'not installed'}\n")
+          f"{f'yes, on {args.torch_device}' if with_torch else 'not run'}\n")
     rows = []
     for name, size, width, n in runs:
         # Alternate ours and torch for several rounds, so that both see the same

@@ -101,3 +101,20 @@ def test_float64_batches_train_in_float32_on_the_device(device_xp):
     assert model._as_tensor(batch).dtype == np.float32
     model.train_step(batch, batch)
     assert all(p.dtype == np.float32 for p in model.netG.parameters())
+
+
+def test_gpu_report_runs_every_step_into_at_most_8_files(strict_cupy, tmp_path):
+    """The prepared GPU script, --quick, under the stand-in with PyTorch on the CPU: every
+    step exits 0 and writes its file; the counts step reports one sync per iteration."""
+    from pix2pix.benchmarks import gpu_report
+    out = tmp_path / "report"
+    assert gpu_report.main([str(out), "--quick"]) == 0
+    files = sorted(f.name for f in out.iterdir())
+    assert len(files) <= 8 and "summary.json" in files
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == set(gpu_report.FULL) == set(gpu_report.QUICK)
+    for name, step in summary.items():
+        assert step["exit_code"] == 0, (out / f"{name}.txt").read_text()[-2000:]
+    assert "tiny (32px, ngf4)" in (out / "train_step.txt").read_text()
+    assert "syncs 1," in (out / "device_counts.txt").read_text()
+    assert "reached --max_iters: saved" in (out / "facades_train.txt").read_text()
