@@ -24,7 +24,6 @@ class FlatParameters:
         self.sizes = [p.data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).tolist()
         self.data = self.zeros()
-        self.grad = self.zeros()
         for p, view in zip(params, self.views(self.data)):
             view[...] = p.data                         # once, when the optimiser is built
             p.data = view
@@ -56,9 +55,11 @@ class FlatParameters:
         return {**self.__dict__, "_views": None}
 
     def gather_grads(self):
-        """Every gradient into ``self.grad``, in one copy. False (and nothing copied) if a
-        parameter has no gradient this step."""
+        """Every gradient, copied into one new flat array (one operation), or None if a
+        parameter has no gradient this step. New each step, so that it is free memory
+        again while the next backward pass runs (a GPU's pool hands the block back)."""
         if any(p.grad is None for p in self.params):
-            return False
-        self.xp.concatenate([p.grad.reshape(-1) for p in self.params], out=self.grad)
-        return True
+            return None
+        grad = self.xp.empty(self.offsets[-1], dtype=self.params[0].data.dtype)
+        self.xp.concatenate([p.grad.reshape(-1) for p in self.params], out=grad)
+        return grad

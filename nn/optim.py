@@ -82,22 +82,26 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     ### END SOLUTION
 
 
-def _adam_update(p, g, m, v, tmp, b1, b2, denom_scale, denom_shift):
-    """One Adam step on arrays of one shape (a parameter or whole flat buffers), in place:
-    every result goes into an existing array (``tmp`` is scratch), nothing is allocated."""
+def _adam_update(p, g, m, v, b1, b2, denom_scale, denom_shift):
+    """One Adam step on arrays of one shape (a parameter or whole flat buffers), in place.
+
+    ``g`` is overwritten: once m and v have taken the gradient, its memory holds the
+    update, so a step allocates nothing (a scratch buffer as large as all the parameters
+    would raise the peak memory of every iteration).
+    """
     xp = get_array_module(p)
-    xp.subtract(g, m, out=tmp)                # m <- m + (1 - b1)(g - m)
-    tmp *= 1 - b1
-    m += tmp
-    xp.multiply(g, g, out=tmp)                # v <- b2 v + (1 - b2) g^2
-    tmp *= 1 - b2
-    v *= b2
-    v += tmp
-    xp.sqrt(v, out=tmp)                       # (sqrt(v_hat) + eps) / step_size
-    tmp *= denom_scale
-    tmp += denom_shift
-    xp.divide(m, tmp, out=tmp)
-    p -= tmp                                  # in place: the parameters see it
+    m *= b1                                   # m <- b1 m + (1 - b1) g
+    v *= b2                                   # v <- b2 v + (1 - b2) g^2
+    g *= 1 - b1
+    m += g
+    g *= g                                    # (1 - b1)^2 g^2
+    g *= (1 - b2) / (1 - b1) ** 2
+    v += g
+    xp.sqrt(v, out=g)                         # (sqrt(v_hat) + eps) / step_size
+    g *= denom_scale
+    g += denom_shift
+    xp.divide(m, g, out=g)
+    p -= g                                    # in place: the parameters see it
 
 
 class Adam(Optimizer):
@@ -111,7 +115,8 @@ class Adam(Optimizer):
 
     The parameters' values move into one flat buffer when the optimiser is built (each
     ``p.data`` becomes a view of it, see nn/flat.py), and m and v live in two more: a step
-    is one copy of the gradients and a dozen whole-buffer operations. After a step,
+    is one copy of the gradients (into a buffer of the step's own, which then serves as
+    scratch) and a dozen whole-buffer operations. After a step,
     ``gradient_total`` is the sum of the gradients it used, a 0-d array on the device
     (NaN or Inf if any gradient was): a check that needs no host synchronisation.
     """
@@ -127,7 +132,7 @@ class Adam(Optimizer):
         """Build the flat buffers; ``old`` (m and v views) are copied in when p.data had
         been replaced (a model moved to another device after its optimiser was built)."""
         self._flat = FlatParameters(self.params)
-        self._m, self._v, self._scratch = (self._flat.zeros() for _ in range(3))
+        self._m, self._v = self._flat.zeros(), self._flat.zeros()
         self.exp_avg, self.exp_avg_sq = self._flat.views(self._m), self._flat.views(self._v)
         for views, old_views in zip((self.exp_avg, self.exp_avg_sq), old or ()):
             for view, old_view in zip(views, old_views):
@@ -144,9 +149,10 @@ class Adam(Optimizer):
         constants = (b1, b2, 1 / ((1 - b2 ** t) ** 0.5 * step_size), self.eps / step_size)
         if not self._flat.attached():
             self._attach(old=(self.exp_avg, self.exp_avg_sq))
-        flat = self._flat
-        if flat.gather_grads():
-            arrays = (flat.data, flat.grad, self._m, self._v, self._scratch)
+        grad = self._flat.gather_grads()
+        if grad is not None:
+            self.gradient_total = grad.sum()          # before grad becomes scratch
+            arrays = (self._flat.data, grad, self._m, self._v)
             chunks = self._chunks()
             if len(chunks) == 1:
                 _adam_update(*arrays, *constants)
@@ -155,14 +161,13 @@ class Adam(Optimizer):
                 # disjoint slices of the buffers at once (like torch's multi-threaded Adam).
                 list(self._pool.map(lambda c: _adam_update(*(a[c] for a in arrays),
                                                            *constants), chunks))
-            self.gradient_total = flat.grad.sum()
             return
         # Some parameter got no gradient: the others, one at a time (rare: frozen layers).
         with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
         for i in with_grad:
             p = self.params[i]
-            _adam_update(p.data, p.grad, self.exp_avg[i], self.exp_avg_sq[i],
-                         self._scratch[:p.size].reshape(p.shape), *constants)
+            _adam_update(p.data, p.grad.copy(), self.exp_avg[i], self.exp_avg_sq[i],
+                         *constants)
         self.gradient_total = sum(self.params[i].grad.sum() for i in with_grad)
 
     def _chunks(self):

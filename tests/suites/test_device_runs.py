@@ -75,7 +75,8 @@ def test_init_G_from_official_weights_on_the_device(device_xp, tmp_path, monkeyp
 
 def test_benchmark_worker_runs_on_the_device_in_a_child_process(device_xp):
     """The benchmark's worker is a fresh process: it must get the device module too."""
-    args = argparse.Namespace(warmup=0, repeat=1, device="cuda", threads=1, profile=False)
+    args = argparse.Namespace(warmup=0, repeat=1, device="cuda", threads=1, profile=False,
+                              torch_device="cpu")
     result = benchmark.spawn("ours", 32, 4, 1, args)
     assert result["seconds"] > 0 and result["gflop"] > 0
     assert result["peak_mb"] > 0                # the device pool's peak, not the host's
