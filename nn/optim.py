@@ -63,15 +63,22 @@ class SGD(Optimizer):
             p.data -= self.lr * update
 
 
+### BEGIN SOLUTION 6b.1
 def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999),
                         eps=1e-8):
-    """One Adam step (Kingma & Ba, Algorithm 1) on plain arrays, the textbook way.
+    """Exercise 6b.1 (lesson 6b, sections 4 and 5). One Adam step (Kingma & Ba 2015,
+    Algorithm 1) on plain arrays, as torch.optim.Adam computes it, the textbook way
+    (``Adam`` computes the same numbers in place, tested equal; in a student release
+    ``Adam`` calls this function).
 
-    param, grad, exp_avg (m), exp_avg_sq (v): arrays of one shape; step: t = 1, 2, ...
-    Returns the new (param, exp_avg, exp_avg_sq); nothing is changed in place.
-    ``Adam.step`` computes the same numbers without allocating (tested equal).
+    param, grad, exp_avg (the running mean of the gradient, m), exp_avg_sq (the running
+    mean of its square, v): arrays of one shape, float32 or float64. step: t = 1 for the
+    first update, 2 for the second, ... (m and v start at zero). betas = (beta1, beta2).
+    Returns the new (param, exp_avg, exp_avg_sq) as new arrays; the inputs are unchanged.
+    eps is added to the square root of the corrected second moment (PyTorch's place).
+    Graded: several steps against torch's numbers, the first step's size, bias correction,
+    inputs left unchanged, float32 kept float32, betas (0.5, 0.999) as pix2pix uses.
     """
-    ### BEGIN SOLUTION 6b.1
     xp = get_array_module(param)
     b1, b2 = betas
     m = b1 * exp_avg + (1 - b1) * grad              # running mean of the gradient
@@ -79,7 +86,7 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     m_hat = m / (1 - b1 ** step)                    # bias correction: m and v start at 0
     v_hat = v / (1 - b2 ** step)
     return param - lr * m_hat / (xp.sqrt(v_hat) + eps), m, v
-    ### END SOLUTION
+### END SOLUTION
 
 
 def _adam_update(p, g, m, v, b1, b2, denom_scale, denom_shift):
@@ -141,34 +148,58 @@ class Adam(Optimizer):
     @no_grad()
     def step(self):
         self.step_count += 1
+        if not self._flat.attached():
+            self._attach(old=(self.exp_avg, self.exp_avg_sq))
+        grad = self._flat.gather_grads()              # None if a parameter has no gradient
+        with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
+        # Summed before grad serves as scratch; on the device, for a NaN check without a sync.
+        self.gradient_total = grad.sum() if grad is not None else \
+            sum(self.params[i].grad.sum() for i in with_grad)
+        self._update((with_grad, grad))
+
+    def _constants(self):
+        """(b1, b2, denom_scale, denom_shift) of this step: p -= step_size * m /
+        (sqrt(v) / sqrt(1 - b2^t) + eps), with step_size folded into the denominator to
+        save one pass over the parameters."""
         b1, b2 = self.betas
         t = self.step_count
         step_size = self.lr / (1 - b1 ** t)
-        # p -= step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with step_size folded into
-        # the denominator to save one pass over the parameters.
-        constants = (b1, b2, 1 / ((1 - b2 ** t) ** 0.5 * step_size), self.eps / step_size)
-        if not self._flat.attached():
-            self._attach(old=(self.exp_avg, self.exp_avg_sq))
-        grad = self._flat.gather_grads()
-        if grad is not None:
-            self.gradient_total = grad.sum()          # before grad becomes scratch
-            arrays = (self._flat.data, grad, self._m, self._v)
-            chunks = self._chunks()
-            if len(chunks) == 1:
-                _adam_update(*arrays, *constants)
-            else:
-                # On the CPU NumPy releases the GIL inside its loops, so a few threads update
-                # disjoint slices of the buffers at once (like torch's multi-threaded Adam).
-                list(self._pool.map(lambda c: _adam_update(*(a[c] for a in arrays),
-                                                           *constants), chunks))
+        return b1, b2, 1 / ((1 - b2 ** t) ** 0.5 * step_size), self.eps / step_size
+
+    def _update_with_adam_step(self, group):
+        """The same update through ``adam_step_reference`` (new arrays, copied back in
+        place): what a student release runs, so that training uses exercise 6b.1."""
+        for i in group[0]:
+            p, m, v = self.params[i], self.exp_avg[i], self.exp_avg_sq[i]
+            if p.grad is None:
+                continue
+            new_p, new_m, new_v = adam_step_reference(p.data, p.grad, m, v, self.step_count,
+                                                      self.lr, self.betas, self.eps)
+            p.data[...], m[...], v[...] = new_p, new_m, new_v
+
+    ### BEGIN FAST 6b.1: _update = _update_with_adam_step
+    def _update(self, group):
+        """group: (indices of the parameters with a gradient, the step's gathered flat
+        gradient or None). With it, Adam on the whole flat buffers, a dozen operations;
+        without (some parameter got no gradient: rare), one parameter at a time."""
+        indices, grad = group
+        constants = self._constants()
+        if grad is None:
+            for i in indices:
+                p = self.params[i]
+                _adam_update(p.data, p.grad.copy(), self.exp_avg[i], self.exp_avg_sq[i],
+                             *constants)
             return
-        # Some parameter got no gradient: the others, one at a time (rare: frozen layers).
-        with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
-        for i in with_grad:
-            p = self.params[i]
-            _adam_update(p.data, p.grad.copy(), self.exp_avg[i], self.exp_avg_sq[i],
-                         *constants)
-        self.gradient_total = sum(self.params[i].grad.sum() for i in with_grad)
+        arrays = (self._flat.data, grad, self._m, self._v)
+        chunks = self._chunks()
+        if len(chunks) == 1:
+            _adam_update(*arrays, *constants)
+        else:
+            # On the CPU NumPy releases the GIL inside its loops, so a few threads update
+            # disjoint slices of the buffers at once (like torch's multi-threaded Adam).
+            list(self._pool.map(lambda c: _adam_update(*(a[c] for a in arrays), *constants),
+                                chunks))
+    ### END FAST
 
     def _chunks(self):
         """Slices of the flat buffers, one per thread: one on a GPU or for small models."""
