@@ -41,7 +41,12 @@ from pix2pix.models import define_G
 from pix2pix.models.budget import check_generator_claim, memory_budget
 from pix2pix.models.networks import size_multiple
 from pix2pix.models.pix2pix_model import paper_inference
-from pix2pix.options.common import add_data_options, add_model_options, range_errors
+from pix2pix.options.common import (
+    add_data_options,
+    add_model_options,
+    out_of_memory_message,
+    range_errors,
+)
 from pix2pix.options.console import command
 from pix2pix.options.port import (
     add_port_common_options,
@@ -281,6 +286,9 @@ def main(argv=None):
         return 2
     except BrokenPipeError:  # stdout closed (| head): command() ends quietly
         raise
+    except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
+        print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
+        return 2
     except OSError as e:  # an unwritable --results_dir, a full disk
         print(f"error: {disk_error_message(e, opt.results_dir)} (e.g. another --results_dir)",
               file=sys.stderr)

@@ -32,7 +32,7 @@ from pix2pix.files.checkpoint import (
 )
 from pix2pix.files.run_lock import acquire_run_lock, release_run_lock
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
-from pix2pix.options.common import model_kwargs, parse_train_options
+from pix2pix.options.common import model_kwargs, out_of_memory_message, parse_train_options
 from pix2pix.options.console import command
 from pix2pix.options.port import default_direction
 from pix2pix.training.finetune import init_generator
@@ -402,6 +402,9 @@ def main(argv=None):
         return 2
     except BrokenPipeError:  # stdout closed (| head): command() ends quietly
         raise
+    except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
+        print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
+        return 2
     except OSError as e:  # a folder that cannot be created, a full or read-only disk
         where = Path(opt.checkpoints_dir) / opt.name
         print(f"error: {disk_error_message(e, where)}. The last checkpoint (if any) is intact.",
