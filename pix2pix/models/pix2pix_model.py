@@ -36,21 +36,27 @@ def gan_loss(logits, target_is_real, gan_mode="vanilla"):
 def paper_inference(G):
     """Run G as the paper does at test time (dropout on, BatchNorm on the test batch's
     statistics) without touching training state: running statistics are frozen
-    (momentum 0) and the dropout generator is rewound afterwards."""
+    (momentum 0) and the dropout generator is rewound afterwards. A process generates
+    alone: synchronized batch norm uses this batch's statistics too."""
     norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
     momenta = [m.momentum for m in norms]
+    synced = [(m, m.allreduce) for m in norms if isinstance(m, nn.SyncBatchNorm2d)]
     generator = getattr(G, "dropout_generator", None)
     saved_state = generator.bit_generator.state if generator is not None else None
     was_training = G.training
     G.train()
     for m in norms:
         m.momentum = 0.0
+    for m, _ in synced:
+        m.allreduce = None
     try:
         with nn.no_grad():
             yield G
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
+        for m, allreduce in synced:
+            m.allreduce = allreduce
         if generator is not None:
             generator.bit_generator.state = saved_state
         G.train(was_training)
@@ -83,6 +89,9 @@ class Pix2Pix:
             d_input = input_nc + output_nc if conditional_D else output_nc
             self.netD = define_D(netD, d_input, ndf, n_layers_D, norm, seed=seed).to(device)
             self.optimizer_D = nn.Adam(self.netD.parameters(), lr=lr, betas=(beta1, 0.999))
+        # Data parallel (pix2pix/training/distributed.py sets it): (params, losses, net_name)
+        # -> gradients and losses averaged over the processes, in place.
+        self.average_gradients = None
 
     # --- the training step ----------------------------------------------------------------
     def _discriminate(self, real_A, image):
@@ -134,11 +143,14 @@ class Pix2Pix:
         return loss_G
 
     def _step(self, optimizer, loss, net_name, losses):
-        """Zero the gradients, backpropagate ``loss``, refuse NaN/Inf (in the losses so far
-        or in the gradients), take an Adam step."""
-        self._check_finite(losses)
+        """Zero the gradients, backpropagate ``loss``, average the gradients and this net's
+        losses over the processes (data parallel; nothing to do in one process), refuse
+        NaN/Inf (in the losses so far or in the gradients), take an Adam step."""
         optimizer.zero_grad()
         loss.backward()
+        if self.average_gradients is not None:
+            self.average_gradients(optimizer.params, losses, net_name)
+        self._check_finite(losses)
         self._check_gradients(optimizer, net_name)
         optimizer.step()
 

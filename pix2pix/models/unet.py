@@ -132,8 +132,8 @@ class UNet(nn.Module):
             in_ch = widths[level + 1] * (2 if (skips and j > 0) else 1)
             up = UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
                         bias=norm == "instance", generator=self.dropout_generator)
-            if norm == "instance":  # the port's: affine-free, so the conv keeps its bias
-                up.norm = norm_layer("instance", widths[level])
+            if norm in ("instance", "syncbatch"):  # instance: affine-free, so the conv
+                up.norm = norm_layer(norm, widths[level])  # keeps its bias (the port's)
             ups.append(up)
         self.up = nn.Sequential(*ups)
         self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
