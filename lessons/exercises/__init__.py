@@ -64,6 +64,9 @@ EXERCISES = {
                     "lesson 9, section 1b (BCE with logits)"),
     "9.2": Exercise("nn.ops.losses:L1Loss", "lessons.exercises.ex09_objective:L1Loss",
                     "lesson 9, section 1c (the L1 loss)"),
+    "12.1": Exercise("nn.ops.syncbatchnorm:SyncBatchNormFunction",
+                     "lessons.exercises.ex12_data_parallel:SyncBatchNormFunction",
+                     "lesson 12, sections 3 and 4 (the all-reduced sums)"),
 }
 
 # Present only in a student release: there, the exercises grade the library itself.

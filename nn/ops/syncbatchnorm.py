@@ -31,6 +31,7 @@ class SyncBatchNormFunction(Function):
     @staticmethod
     def forward(ctx, x, gamma, beta, running_mean, running_var, allreduce,
                 momentum=0.1, eps=1e-5):
+        ### BEGIN SOLUTION 12.1
         xp = get_array_module(x)
         channels = x.shape[1]
         local = xp.concatenate([x.sum(axis=_AXES, dtype=np.float64),
@@ -53,9 +54,11 @@ class SyncBatchNormFunction(Function):
         ctx.save_for_backward(x_hat, gamma, inv_std)
         ctx.allreduce, ctx.count = allreduce, count
         return x_hat * _per_channel(gamma) + _per_channel(beta)
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
+        ### BEGIN SOLUTION 12.1
         xp = get_array_module(grad)
         x_hat, gamma, inv_std = ctx.saved
         # This process's parts of d(loss)/d(beta) and d(loss)/d(gamma): the data-parallel
@@ -71,6 +74,7 @@ class SyncBatchNormFunction(Function):
         grad_x = grad - _per_channel(sum_g) - x_hat * _per_channel(sum_gx)
         grad_x *= _per_channel(gamma * inv_std)
         return grad_x, grad_gamma, grad_beta, None, None, None
+        ### END SOLUTION
 
 
 def sync_batch_norm(x, weight, bias, running_mean, running_var, allreduce, momentum=0.1,
