@@ -7,6 +7,7 @@ takes the same step; every decision (NaN guard, stop on a signal) is taken on re
 values; only rank 0 writes files. In one process (`python train.py`) none of this runs and
 mpi4py is never imported. lessons/12_data_parallel.py derives why it trains the same model.
 """
+import ctypes
 import os
 import threading
 
@@ -52,10 +53,7 @@ class MPIProcesses:
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         # This rank's number among those on its node: it picks the node's GPU.
         self.local_rank = comm.Split_type(mpi.COMM_TYPE_SHARED).Get_rank()
-        # MPI 4.1's MPIX_Query_cuda_support, where mpi4py exposes it: CuPy arrays then go
-        # to MPI directly; otherwise they are staged through host memory.
-        query = getattr(mpi, "Query_cuda_support", None)
-        self.cuda_aware = bool(query()) if query is not None else False
+        self.cuda_aware = cuda_aware(mpi)
 
     def allreduce_sum(self, array):
         """The element-wise sum of ``array`` over the ranks (NumPy or CuPy, any shape)."""
@@ -144,6 +142,15 @@ class _ThreadRank:
         return self.ranks._allreduce_sum(self.rank, array)
 
 
+def cuda_aware(mpi):
+    """Whether the MPI library mpi4py loaded takes GPU memory (MPIX_Query_cuda_support, an
+    extension of Open MPI and MPICH). If not, CuPy arrays are staged through host memory."""
+    try:
+        return bool(ctypes.CDLL(mpi.__file__).MPIX_Query_cuda_support())
+    except (OSError, AttributeError):  # not found: assume it does not
+        return False
+
+
 def processes():
     """OneProcess, or MPIProcesses when started by mpiexec with more than one process."""
     if processes_from_environment() <= 1:
@@ -204,7 +211,13 @@ def use_own_share(opt, group):
         return None
     if opt.device == "cuda":
         ids = [int(i) for i in str(opt.gpu_ids or "").split(",") if i.strip()]
+        if len(ids) > 1 and group.local_rank >= len(ids):
+            raise RuntimeError(f"--gpu_ids {opt.gpu_ids} names {len(ids)} GPUs for more "
+                               "processes on this node: list one GPU per process")
         nn.backend.select_gpu(ids[group.local_rank] if len(ids) > 1 else group.local_rank)
+        print("gradients between GPUs: " + ("CUDA-aware MPI" if group.cuda_aware else
+                                            "staged through host memory (MPI is not "
+                                            "CUDA-aware)"))
         return None
     chosen = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     if any(os.environ.get(v) for v in chosen):

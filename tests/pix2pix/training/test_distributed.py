@@ -4,6 +4,7 @@ data). Small nets (unet_32, a few iterations): the whole file runs in well under
 
 Needs the distributed extra; without it this file is skipped with the line to install it.
 """
+import json
 import os
 import shutil
 import signal
@@ -226,6 +227,10 @@ def test_resume_with_other_processes_inside_an_epoch_is_refused_at_its_end_allow
     common = ["--checkpoints_dir", str(tmp_path), "--name", "r", "--n_epochs", "2",
               "--n_epochs_decay", "0"]
     assert train(2, *common, "--max_iters", "1").returncode == 0   # inside epoch 1
+    meta = json.loads(str(nn.load(tmp_path / "r" / "latest.npz")["meta"]))
+    streams = meta["dropout_rngs"]                                  # every rank's own
+    assert meta["options"]["processes"] == 2 and len(streams) == 2
+    assert streams[0] != streams[1] and streams[0] == meta["dropout_rng"]
     refused = train(1, *common, "--continue_train")
     assert refused.returncode == 2 and "2 process(es)" in refused.stderr
     assert train(2, *common, "--continue_train").returncode == 0    # to the end
