@@ -9,12 +9,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..tensor import Function
-
-_AXES = (0, 2, 3)  # every axis but the channel axis
-
-
-def _per_channel(v):
-    return v.reshape(1, -1, 1, 1)
+from .batchnorm import _AXES, _per_channel
 
 
 class SyncBatchNormFunction(Function):
