@@ -153,6 +153,18 @@ print("IDENTICAL", flush=True)
     assert sorted(p.name for p in (tmp_path / "same").glob("*.npz")) == ["latest.npz"]
 
 
+def test_a_plain_run_never_imports_mpi4py(tmp_path):
+    """One process (no mpiexec): nothing changes, even with the extra installed."""
+    script = ("import sys, pix2pix.training.loop as t; t.plot_losses = lambda *a, **k: None; "
+              "code = t.main(sys.argv[1:]); assert 'mpi4py' not in sys.modules, 'imported'; "
+              "sys.exit(code)")
+    run = subprocess.run([sys.executable, "-c", script, *TINY, "--checkpoints_dir",
+                          str(tmp_path), "--max_iters", "1"],
+                         cwd=REPO, env=env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "processes: 1, batch per process: 1, effective batch: 1" in run.stdout
+
+
 def test_average_gradients_sends_one_flat_buffer_and_averages_this_nets_losses():
     """One all-reduce for all of a network's gradients, one for its losses; the other
     net's losses are left alone (they were averaged at its own step)."""
