@@ -247,3 +247,23 @@ def test_resume_with_other_processes_inside_an_epoch_is_refused_at_its_end_allow
     assert refused.returncode == 2 and "2 process(es)" in refused.stderr
     assert train(2, *common, "--continue_train").returncode == 0    # to the end
     assert train(1, *common, "--n_epochs", "3", "--continue_train").returncode == 0
+
+
+def test_a_resumed_rank_gets_its_own_saved_dropout_stream(tmp_path):
+    """Rank 1 of 2 (a stand-in group: the collectives of a rank whose peer agrees) takes
+    its own saved stream from the checkpoint; rank 0's is the single-process one."""
+    from pix2pix.options.common import parse_train_options
+    from pix2pix.training.distributed import OneProcess
+    from pix2pix.training.loop import Trainer
+
+    class RankOneOfTwo(OneProcess):
+        rank, size = 1, 2
+
+        def allgather(self, value):
+            return [value, value]
+
+    opt = parse_train_options([*TINY, "--checkpoints_dir", str(tmp_path)])[0]
+    trainer = Trainer(opt, RankOneOfTwo())
+    saved = [np.random.default_rng([7, r]).bit_generator.state for r in range(2)]
+    trainer._restore_dropout_stream({"dropout_rngs": saved})
+    assert trainer.model.netG.dropout_generator.bit_generator.state == saved[1]
