@@ -1,8 +1,8 @@
 """Lesson 12: data-parallel SGD, one model trained on N processes, and synchronized batch norm.
 
-pix2pix trains with small batches (batch size 1 for facades, Sec. 4 of the paper; 4 for the
-larger sets in the appendix), so one process is not kept busy by one image on a big machine,
-and a data set such as edges2handbags (137k pairs) takes days. Data parallelism runs N copies
+pix2pix trains with small batches (1 to 10 in the paper; 1 for facades: 200 epochs are
+80,000 iterations), so one image does not keep a big machine busy, and a data set such as
+edges2handbags (137k pairs) takes days. Data parallelism runs N copies
 of the model, each on its own share of every batch, and averages their gradients before each
 step. This lesson derives why that trains *the same* model as one process with N times the
 batch (it is one identity), why per-process batch norm breaks the identity (the official
@@ -85,8 +85,8 @@ for n_ranks in (1, 2, 4):
 # each image is normalised with the mean and variance *of the batch*, so l_i depends on
 # the other images too. On N ranks each rank normalises with the statistics of its own
 # images only; at batch 1 per rank that is instance norm (lesson 5, section 4), another
-# function entirely. Below: 4 facade-like images, one channel of a conv, the statistics
-# of the whole batch against those each image would get alone.
+# function entirely. Below: a batch of 4 random 3-channel images whose means differ, the
+# statistics of the whole batch against those each image would get alone.
 
 # %%
 x_bn = rng.standard_normal((4, 3, 6, 6)) * np.array([0.5, 1, 2]).reshape(1, 3, 1, 1) \
