@@ -30,3 +30,12 @@ def norm_layer(norm, channels):
 def conv_bias(norm):
     """Whether a conv followed by this norm needs a bias: not before batch norm's own shift."""
     return check_norm(norm) not in ("batch", "syncbatch")
+
+
+def norm_name(layer):
+    """The --norm name of a block's norm layer: "batch", "syncbatch", "instance", or "-"
+    for none."""
+    if layer is None:
+        return "-"
+    return {nn.BatchNorm2d: "batch", nn.SyncBatchNorm2d: "syncbatch",
+            nn.InstanceNorm2d: "instance"}[type(layer)]

@@ -31,7 +31,6 @@ from pix2pix.files.checkpoint import (
     save_checkpoint,
     snapshot_path,
 )
-from pix2pix.models import reinit_networks
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
 from pix2pix.options.common import model_kwargs, parse_train_options
 from pix2pix.options.port import default_direction
@@ -142,8 +141,6 @@ class Trainer:
                                  seed=opt.seed, prefetch=opt.num_threads > 0,
                                  rank=self.group.rank, world_size=self.group.size)
         self.model = Pix2Pix(**model_kwargs(opt))
-        if (opt.init_type, opt.init_gain) != ("normal", 0.02):
-            reinit_networks(self.model.networks(), opt.init_type, opt.init_gain, opt.seed)
         connect(self.model, self.group, opt.seed)  # rank 0's weights to all, and more
         print(describe_networks(self.model, opt.verbose))
         print(f"processes: {self.group.size}, batch per process: {opt.batch_size}, effective "
