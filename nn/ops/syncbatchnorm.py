@@ -12,21 +12,34 @@ from ..tensor import Function
 from .batchnorm import _AXES, _per_channel
 
 
+### BEGIN SOLUTION 12.1
 class SyncBatchNormFunction(Function):
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta, mean and var over every process's x.
+    """Exercise 12.1 (lesson 12). Training-mode batch norm over the batch that all ranks
+    hold together: y = gamma * (x - mean) / sqrt(var + eps) + beta.
 
-    Training only (eval uses the running statistics: plain batch_norm). ``allreduce(a)``
-    returns the element-wise sum of ``a`` over all processes (the same array shape on each).
-    Forward all-reduces [sum x, sum x^2, count] per channel (float64, one call); backward
-    all-reduces [sum g, sum g * x_hat] (one call). The running statistics are updated with
-    the global mean and unbiased variance, so they are the same on every process.
-    x: (N_local, C, H, W); gamma, beta, running_mean, running_var: (C,).
+    forward(ctx, x, gamma, beta, running_mean, running_var, allreduce, momentum=0.1,
+            eps=1e-5):
+        x: this rank's (N_r, C, H, W); gamma, beta: (C,); running_mean, running_var: (C,)
+        arrays or None -> y: (N_r, C, H, W), where mean and the biased var are per channel
+        over EVERY rank's values. allreduce(a) returns the element-wise sum of the array a
+        over the ranks (each rank passes an array of the same shape): all-reduce sums,
+        never averages of per-rank statistics (section 3). Raise ValueError if all ranks
+        together hold fewer than 2 values per channel. If running_mean is not None,
+        update it and running_var IN PLACE as BatchNorm does (momentum; unbiased variance
+        over the whole count), so that every rank keeps the same running statistics.
+    backward(ctx, grad): grad = dL/dy on this rank ->
+        (grad_x, grad_gamma, grad_beta, None, None, None). grad_x accounts for every
+        rank's values through the shared mean and variance (section 4); grad_gamma and
+        grad_beta are this rank's part only (the data-parallel gradient average adds the
+        ranks' parts). Eval mode is plain batch_norm with the running statistics.
+    Graded: with 2 and 3 ranks (threads) against batch norm on the whole batch, the
+    outputs, dx, dgamma and dbeta, the running statistics; a gradient check with one
+    rank; the error for one value per channel.
     """
 
     @staticmethod
     def forward(ctx, x, gamma, beta, running_mean, running_var, allreduce,
                 momentum=0.1, eps=1e-5):
-        ### BEGIN SOLUTION 12.1
         xp = get_array_module(x)
         channels = x.shape[1]
         local = xp.concatenate([x.sum(axis=_AXES, dtype=np.float64),
@@ -49,11 +62,9 @@ class SyncBatchNormFunction(Function):
         ctx.save_for_backward(x_hat, gamma, inv_std)
         ctx.allreduce, ctx.count = allreduce, count
         return x_hat * _per_channel(gamma) + _per_channel(beta)
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        ### BEGIN SOLUTION 12.1
         xp = get_array_module(grad)
         x_hat, gamma, inv_std = ctx.saved
         # This process's parts of d(loss)/d(beta) and d(loss)/d(gamma): the data-parallel
@@ -69,7 +80,7 @@ class SyncBatchNormFunction(Function):
         grad_x = grad - _per_channel(sum_g) - x_hat * _per_channel(sum_gx)
         grad_x *= _per_channel(gamma * inv_std)
         return grad_x, grad_gamma, grad_beta, None, None, None
-        ### END SOLUTION
+### END SOLUTION
 
 
 def sync_batch_norm(x, weight, bias, running_mean, running_var, allreduce, momentum=0.1,
