@@ -207,3 +207,13 @@ def model_kwargs(opt):
                 conditional_D=not opt.unconditional_D, lr=opt.lr, beta1=opt.beta1,
                 input_nc=opt.input_nc, output_nc=opt.output_nc, seed=opt.seed,
                 device=opt.device, init_type=opt.init_type, init_gain=opt.init_gain)
+
+
+def out_of_memory_message(error, opt):
+    """One line for a MemoryError (CuPy's OutOfMemoryError is one): what ran out, and the
+    options of ``opt`` that shrink the run, with their values."""
+    where = "GPU" if opt.device == "cuda" else "machine"
+    shrink = [f"--{name} (now {getattr(opt, name)})"
+              for name in ("batch_size", "crop_size", "ngf", "ndf") if hasattr(opt, name)]
+    cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"out of memory on the {where} ({cause}). Lower {', '.join(shrink)}"

@@ -178,7 +178,7 @@ def average_gradients(group, params, losses, net_name):
         offset += p.grad.size
     names = sorted(k for k in losses if k.startswith(net_name + "_"))
     means = group.allreduce_sum(np.array([losses[k] for k in names], dtype=np.float64))
-    losses.update({k: float(v) / group.size for k, v in zip(names, means)})
+    losses.update({k: np.float64(v / group.size) for k, v in zip(names, means)})
 
 
 def connect(model, group, seed):

@@ -32,7 +32,7 @@ from pix2pix.files.checkpoint import (
     snapshot_path,
 )
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
-from pix2pix.options.common import model_kwargs, parse_train_options
+from pix2pix.options.common import model_kwargs, out_of_memory_message, parse_train_options
 from pix2pix.options.port import default_direction
 from pix2pix.training.distributed import (
     OneProcess,
@@ -441,6 +441,9 @@ def train(opt, group):
         return trainer.run()
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
+        print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
         return 2
     except OSError as e:  # a folder that cannot be created, a full or read-only disk
         print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",
