@@ -84,6 +84,12 @@ def to_numpy(array):
     return np.asarray(array)
 
 
+def select_gpu(index):
+    """Make GPU ``index`` this process's current device (one process per GPU)."""
+    check_device("cuda")
+    _cupy.cuda.Device(index).use()
+
+
 def synchronize(device):
     """Wait for the GPU to finish queued work (for honest timings); no-op on the CPU."""
     if device == "cuda":

@@ -90,15 +90,10 @@ def run_ours(size, width, batch_size, warmup, repeat, device, profile):
     a, b = nn.to_device(a, device), nn.to_device(b, device)
     flops = iteration_flops(conv_macs(model.netG, size, batch_size),
                             conv_macs(model.netD, size, batch_size))
-    times = []
-    for i in range(warmup + repeat):
-        t0 = time.perf_counter()
-        model.train_step(a, b)
-        nn.backend.synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
+    seconds = median_seconds(lambda: model.train_step(a, b), warmup, repeat,
+                             lambda: nn.backend.synchronize(device))
     device_mb = nn.backend.device_pool_mb(device)
-    result = dict(seconds=statistics.median(times), gflop=flops / 1e9,
+    result = dict(seconds=seconds, gflop=flops / 1e9,
                   peak_mb=_peak_mb() - base if device_mb is None else device_mb)
     if profile:
         from .profile import profile_iterations
@@ -115,11 +110,35 @@ def run_torch(size, width, batch_size, warmup, repeat, device):
     dev = torch.device("cuda" if device == "cuda" else "cpu")
     G = UnetGenerator(3, 3, size.bit_length() - 1, ngf=width, use_dropout=True).to(dev)
     D = NLayerDiscriminator(6, ndf=width).to(dev)
+    a = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
+    b = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
+    seconds = median_seconds(torch_step(G, D, a, b), warmup, repeat,
+                             torch.cuda.synchronize if dev.type == "cuda" else lambda: None)
+    if dev.type == "cuda":
+        return dict(seconds=seconds, peak_mb=torch.cuda.max_memory_allocated() / 2 ** 20)
+    return dict(seconds=seconds, peak_mb=_peak_mb() - base)
+
+
+def median_seconds(step, warmup, repeat, synchronize=lambda: None):
+    """The median time of ``repeat`` calls of step() after ``warmup`` untimed ones."""
+    times = []
+    for i in range(warmup + repeat):
+        t0 = time.perf_counter()
+        step()
+        synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def torch_step(G, D, a, b, D_in_G_step=None):
+    """One PyTorch pix2pix iteration as a function of no arguments. D_in_G_step: the D the
+    G step runs (DDP's underlying module: that pass gives D no gradient to reduce)."""
+    import torch
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce, l1 = torch.nn.BCEWithLogitsLoss(), torch.nn.L1Loss()
-    a = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
-    b = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
+    D_in_G_step = D if D_in_G_step is None else D_in_G_step
 
     def step():
         fake = G(a)
@@ -134,24 +153,13 @@ def run_torch(size, width, batch_size, warmup, repeat, device):
         opt_D.step()
         for p in D.parameters():
             p.requires_grad_(False)
-        pred = D(torch.cat([a, fake], 1))
+        pred = D_in_G_step(torch.cat([a, fake], 1))
         loss_G = bce(pred, torch.ones_like(pred)) + 100 * l1(fake, b)
         opt_G.zero_grad()
         loss_G.backward()
         opt_G.step()
 
-    times = []
-    for i in range(warmup + repeat):
-        t0 = time.perf_counter()
-        step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    if dev.type == "cuda":
-        return dict(seconds=statistics.median(times),
-                    peak_mb=torch.cuda.max_memory_allocated() / 2 ** 20)
-    return dict(seconds=statistics.median(times), peak_mb=_peak_mb() - base)
+    return step
 
 
 def worker(args):

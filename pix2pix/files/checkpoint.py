@@ -61,10 +61,12 @@ def snapshot_path(run_dir, epoch="latest", load_iter=0):
     return Path(run_dir) / ("latest.npz" if epoch == "latest" else f"epoch_{epoch}.npz")
 
 
-def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weights_only=False):
+def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weights_only=False,
+                    dropout_rngs=None):
     """Write model (and, unless weights_only, optimiser) state to ``path`` atomically.
 
-    epoch: completed epochs; epoch_iter: batches done in the epoch under way.
+    epoch: completed epochs; epoch_iter: batches done in the epoch under way;
+    dropout_rngs: with several processes, every rank's dropout generator state.
     """
     state = {}
     for prefix, net in model.networks().items():
@@ -75,6 +77,8 @@ def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weight
     meta = dict(format=FORMAT, version=VERSION, epoch=epoch, epoch_iter=epoch_iter,
                 total_iters=total_iters, options=options, weights_only=weights_only,
                 dropout_rng=model.netG.dropout_generator.bit_generator.state)
+    if dropout_rngs is not None:
+        meta["dropout_rngs"] = dropout_rngs
     # One copy to the host, before the check: the file needs host arrays anyway, and a GPU
     # array refuses np.asarray (the check would crash every GPU run at its first save).
     state = {name: nn.to_numpy(value) for name, value in state.items()}

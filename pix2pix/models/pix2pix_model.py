@@ -37,21 +37,27 @@ def gan_loss(logits, target_is_real, gan_mode="vanilla"):
 def paper_inference(G):
     """Run G as the paper does at test time (dropout on, BatchNorm on the test batch's
     statistics) without touching training state: running statistics are frozen
-    (momentum 0) and the dropout generator is rewound afterwards."""
+    (momentum 0) and the dropout generator is rewound afterwards. A process generates
+    alone: synchronized batch norm uses this batch's statistics too."""
     norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
     momenta = [m.momentum for m in norms]
+    synced = [(m, m.allreduce) for m in norms if isinstance(m, nn.SyncBatchNorm2d)]
     generator = getattr(G, "dropout_generator", None)
     saved_state = generator.bit_generator.state if generator is not None else None
     was_training = G.training
     G.train()
     for m in norms:
         m.momentum = 0.0
+    for m, _ in synced:
+        m.allreduce = None
     try:
         with nn.no_grad():
             yield G
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
+        for m, allreduce in synced:
+            m.allreduce = allreduce
         if generator is not None:
             generator.bit_generator.state = saved_state
         G.train(was_training)
@@ -88,6 +94,9 @@ class Pix2Pix:
             self.netD = define_D(netD, d_input, ndf, n_layers_D, norm, init_gain, seed=seed,
                                  init_type=init_type).to(device)
             self.optimizer_D = nn.Adam(self.netD.parameters(), lr=lr, betas=(beta1, 0.999))
+        # Data parallel (pix2pix/training/distributed.py sets it): (params, losses, net_name)
+        # -> gradients and losses averaged over the processes, in place.
+        self.average_gradients = None
 
     # --- the training step ----------------------------------------------------------------
     def _discriminate(self, real_A, image):
@@ -115,10 +124,12 @@ class Pix2Pix:
             self.netD.requires_grad_(True)
             self.optimizer_D.zero_grad()
             losses.update(self.backward_D(real_A, real_B, fake_B))
+            self._average_over_processes(self.optimizer_D, losses, "D")
             self.optimizer_D.step()
             self.netD.requires_grad_(False)                 # G's pass: no gradient for D
         self.optimizer_G.zero_grad()                        # G: zero grads, backward, step
         losses.update(self.backward_G(real_A, real_B, fake_B))
+        self._average_over_processes(self.optimizer_G, losses, "G")
         self.optimizer_G.step()
         return self._read_back(losses)
 
@@ -143,6 +154,14 @@ class Pix2Pix:
             loss_G = loss_G_GAN + loss_G_L1
         loss_G.backward()
         return losses
+
+    def _average_over_processes(self, optimizer, losses, net_name):
+        """Data parallel: this net's gradients and losses become their means over the
+        processes (one all-reduce of a flat buffer), so every process takes the same step
+        and the NaN guard (_read_back) decides the same everywhere. Nothing to do in one
+        process."""
+        if self.average_gradients is not None:
+            self.average_gradients(optimizer.params, losses, net_name)
 
     def generate(self, real_A, eval_mode=False):
         """G(real_A) without a graph. Paper-style (dropout on, test-batch statistics) by

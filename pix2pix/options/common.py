@@ -49,8 +49,10 @@ def add_model_options(p):
     g.add_argument("--ngf", type=int, default=MODEL["ngf"],
                    help="generator width (first conv filters)")
     g.add_argument("--ndf", type=int, default=MODEL["ndf"], help="discriminator width")
-    g.add_argument("--norm", default=MODEL["norm"], choices=["batch", "instance", "none"],
-                   help="instance: per-image statistics, no learned scale (the port's)")
+    g.add_argument("--norm", default=MODEL["norm"],
+                   choices=["batch", "syncbatch", "instance", "none"],
+                   help="instance: per-image statistics, no learned scale (the port's); "
+                        "syncbatch: batch statistics over all processes under mpiexec")
     g.add_argument("--no_dropout", action="store_true", help="no dropout in G (no noise z)")
     g.add_argument("--dropout_placement", default=MODEL["dropout_placement"],
                    choices=["paper", "pytorch"],
@@ -118,7 +120,7 @@ def train_parser():
     g.add_argument("--beta1", type=float, default=MODEL["beta1"])
     g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial lr")
     g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to 0")
-    g.add_argument("--batch_size", type=int, default=1)
+    g.add_argument("--batch_size", type=int, default=1, help="per process under mpiexec")
     g.add_argument("--save_epoch_freq", type=int, default=5, help="keep G every N epochs")
     g.add_argument("--continue_train", action="store_true", help="resume from latest.npz")
     g.add_argument("--epoch", default="latest", help="with --continue_train: which checkpoint")
@@ -138,7 +140,7 @@ def parse_train_options(argv=None):
     parser = train_parser()
     opt = resolve_preset(parser, argv)
     given = given_options(parser, argv)
-    notes = resolve_port_options(opt, given, train=True)
+    notes = resolve_port_options(opt, given, train=True, argv=argv)
     adopted = adopt_saved_options(opt, given) if opt.continue_train else []
     if adopted:
         notes.append("resuming: from the checkpoint, as they were not given: "
