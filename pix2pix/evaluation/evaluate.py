@@ -73,10 +73,11 @@ def test_parser():
     return p
 
 
-def parse_test_options(argv=None):
-    """(options, the names given on the command line, lines to print)."""
+def parse_test_options(argv=None, parser=None):
+    """(options, the names given on the command line, lines to print). parser: test_parser()
+    or one built on it (the demo's)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = test_parser()
+    parser = parser or test_parser()
     opt = parser.parse_args(argv)
     given = given_options(parser, argv)
     notes = resolve_port_options(opt, given, train=False)
@@ -88,12 +89,20 @@ def parse_test_options(argv=None):
     return opt, given, notes
 
 
+def generator_file(opt):
+    """<checkpoints_dir>/<name>/: our snapshot, or where there is none the port's
+    <epoch>_net_G.pth (what `python -m pix2pix.download --pretrained NAME` fetches)."""
+    run_dir = Path(opt.checkpoints_dir) / opt.name
+    ours = snapshot_path(run_dir, opt.epoch, opt.load_iter)
+    official = run_dir / f"{opt.epoch}_net_G.pth"
+    return official if not ours.exists() and official.exists() else ours
+
+
 def load_generator(opt, given=frozenset()):
     """(G, description). Options not given come from our checkpoint's saved options (see
     port_options.reconcile_with_checkpoint); for an official .pth, the architecture is read
     off the file and the rest comes from the command line."""
-    path = Path(opt.checkpoint) if opt.checkpoint else snapshot_path(
-        Path(opt.checkpoints_dir) / opt.name, opt.epoch, opt.load_iter)
+    path = Path(opt.checkpoint) if opt.checkpoint else generator_file(opt)
     if path.suffix in (".pth", ".pt"):
         G = load_official_generator(path, opt)
         if opt.direction is None:

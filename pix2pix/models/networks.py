@@ -51,6 +51,11 @@ def unet_depth(netG):
     return size.bit_length() - 1
 
 
+def dropout_generator(seed):
+    """The random stream of G's dropout masks for ``seed`` (its own, apart from the weights')."""
+    return np.random.default_rng([seed, 1])
+
+
 def define_G(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True,
              init_gain=0.02, dropout_placement="paper", skips=True, seed=0):
     """The generator. netG: "unet_<size>". skips=False: the encoder-decoder ablation.
@@ -58,7 +63,7 @@ def define_G(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use
     seed fixes the initial weights (and, separately, the dropout masks).
     """
     net = UNet(input_nc, output_nc, unet_depth(netG), ngf, norm, use_dropout,
-               dropout_placement, skips, dropout_generator=np.random.default_rng([seed, 1]))
+               dropout_placement, skips, dropout_generator=dropout_generator(seed))
     return init_weights(net, init_gain, np.random.default_rng([seed, 0]))
 
 
