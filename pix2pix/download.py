@@ -139,7 +139,8 @@ def download_pretrained(model, checkpoints_dir="checkpoints", url=None):
         unchecked.unlink()
         raise DataError(f"{url} did not give the port's U-Net generator: {err}") from err
     os.replace(unchecked, dest)
-    print(f"done: {dest}\nrun it: python -m pix2pix.demo --name {model}_pretrained")
+    where = "" if str(checkpoints_dir) == "checkpoints" else f" --checkpoints_dir {checkpoints_dir}"
+    print(f"done: {dest}\nrun it: python -m pix2pix.demo --name {model}_pretrained{where}")
     return dest
 
 

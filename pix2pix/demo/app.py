@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
 import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from pix2pix.data.images import DataError  # noqa: E402
 from pix2pix.demo.palette import hex_colour  # noqa: E402
@@ -20,6 +21,9 @@ MODE_NOTE = (
     "output). **eval mode**: no dropout and BatchNorm's running averages from training: "
     "one fixed output. Lessons 10 (`lessons/10_training_on_facades.py`) and 11 "
     "(`lessons/11_evaluation_and_ablations.py`) show the two side by side.")
+PICTURE_HEIGHT = 360  # pixels on the page, input and output alike, whatever the model's size
+# The output fills its box, pixels kept sharp (a 32x32 model's output is tiny otherwise).
+CSS = "#output img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated}"
 # Uploads larger than this are refused by the server before they are decoded.
 MAX_UPLOAD = "10mb"
 
@@ -42,9 +46,9 @@ def composite(editor_value):
 
 def build_app(translator, title, brush, examples=(), live=True, eval_mode=False):
     """The page for ``translator``. brush: palette.brush_for's (kind, colours, canvas
-    colour); examples: paths of input images; live: translate after every stroke (else
+    colour, first colour); examples: paths of input images; live: translate after every stroke (else
     only on the Translate button); eval_mode: the inference mode selected first."""
-    kind, colours, canvas_colour = brush
+    _, colours, canvas_colour, first_colour = brush
     size = translator.opt.crop_size
     blank = blank_image(size, canvas_colour)
 
@@ -59,29 +63,35 @@ def build_app(translator, title, brush, examples=(), live=True, eval_mode=False)
     def translate_canvas(editor_value, mode, seed):
         return translate(composite(editor_value), mode, seed)
 
+    def load_example(selected: gr.SelectData):
+        with Image.open(examples[selected.index]) as image:
+            return image.convert("RGB")
+
     with gr.Blocks(title=f"pix2pix demo: {title}") as app:
         gr.Markdown(f"## pix2pix: draw an input, see G's output\n{title}")
         with gr.Row():
             with gr.Column():
                 editor = gr.ImageEditor(
                     value=blank, type="pil", image_mode="RGB", label="input (paint here)",
-                    canvas_size=(size, size), fixed_canvas=True, sources=(), layers=False,
-                    transforms=(), elem_id="canvas",
+                    canvas_size=(size, size), fixed_canvas=True, height=PICTURE_HEIGHT,
+                    format="png", sources=(), layers=False, transforms=(), elem_id="canvas",
                     brush=gr.Brush(colors=[hex_colour(c) for c in colours.values()],
-                                   default_color=hex_colour(next(iter(colours.values()))),
+                                   default_color=hex_colour(first_colour),
                                    color_mode="fixed", default_size=max(2, size // 16)),
                     eraser=gr.Eraser(default_size=max(2, size // 16)))
                 gr.HTML(legend(colours), label="brush colours")
                 clear = gr.Button("Clear (start blank)")
-                if examples:
-                    gr.Examples([[str(p)] for p in examples], inputs=[editor],
-                                label="examples from the validation split")
+                if examples:  # a gallery: gr.Examples does not draw on this canvas
+                    gallery = gr.Gallery([str(p) for p in examples], columns=4, height=120,
+                                         allow_preview=False, elem_id="examples",
+                                         label="examples from the validation split (click)")
             with gr.Column():
                 output = gr.Image(type="pil", format="png", label="G's output", elem_id="output",
-                                  interactive=False)
+                                  interactive=False, height=PICTURE_HEIGHT)
                 with gr.Row():
                     mode = gr.Radio(list(MODES), value=MODES[eval_mode], label="inference")
-                    seed = gr.Number(value=0, precision=0, label="seed (paper mode)")
+                    seed = gr.Number(value=translator.opt.seed, precision=0,
+                                     label="seed (paper mode)")
                 button = gr.Button("Translate", variant="primary")
                 gr.Markdown(MODE_NOTE)
         with gr.Accordion("your own image (also the /translate API)", open=False):
@@ -93,6 +103,8 @@ def build_app(translator, title, brush, examples=(), live=True, eval_mode=False)
             gr.on([editor.input, editor.change], translate_canvas, inputs, output,
                   api_visibility="private", trigger_mode="always_last", show_progress="hidden")
         clear.click(lambda: blank, None, editor, api_visibility="private")
+        if examples:
+            gallery.select(load_example, None, editor, api_visibility="private")
         upload.upload(translate, [upload, mode, seed], output, api_name="translate")
     return app
 
@@ -103,7 +115,7 @@ def launch(app, port=7860, share=False, host="127.0.0.1"):
     default theme would fetch Google Fonts)."""
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
-    _, url, _ = app.launch(server_name=host, server_port=port, share=share, theme=theme,
+    _, url, _ = app.launch(server_name=host, server_port=port, share=share, theme=theme, css=CSS,
                            prevent_thread_lock=True, max_file_size=MAX_UPLOAD, ssr_mode=False,
                            quiet=True, footer_links=["api"])
     return url

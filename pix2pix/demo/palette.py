@@ -76,16 +76,18 @@ def derive_label_colours(label_maps, min_share=0.001, min_distance=40):
 
 
 def brush_for(dataroot, direction, name=""):
-    """(kind, {name: (r, g, b)}, canvas colour) for the data set the model was trained on:
-    facades labels -> photo paint CMP classes on background; edges -> photo draw a black
-    pen on white; anything else gets a few free colours on white."""
+    """(kind, {name: (r, g, b)}, canvas colour, first brush colour) for the data set the
+    model was trained on: facades labels -> photo paint CMP classes on background (the
+    facade's wall first); edges -> photo draw a black pen on white; anything else gets a
+    few free colours on white."""
     data = f"{Path(str(dataroot)).name} {name}"
     if "facades" in data and direction == "BtoA":
-        return "labels", FACADES_LABELS, FACADES_LABELS["background"]
+        return "labels", FACADES_LABELS, FACADES_LABELS["background"], FACADES_LABELS["facade"]
     if "edges2" in data and direction == "AtoB":
-        return "pen", {"pen": BLACK}, WHITE
-    return "free", {"black": BLACK, "grey": (128, 128, 128), "red": (220, 30, 30),
-                    "green": (30, 160, 60), "blue": (30, 60, 220)}, WHITE
+        return "pen", {"pen": BLACK}, WHITE, BLACK
+    colours = {"black": BLACK, "grey": (128, 128, 128), "red": (220, 30, 30),
+               "green": (30, 160, 60), "blue": (30, 60, 220)}
+    return "free", colours, WHITE, BLACK
 
 
 def hex_colour(rgb):

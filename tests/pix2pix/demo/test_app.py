@@ -1,8 +1,6 @@
 """The demo's page served on a local port: its /translate endpoint through gradio_client
 (what the page's upload runs), and the command line's one-line errors. Skipped without the
 [demo] extra (pip install -e ".[demo]")."""
-import socket
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,24 +8,8 @@ from PIL import Image
 pytest.importorskip("gradio", reason='the demo needs Gradio: pip install -e ".[demo]"')
 from gradio_client import Client, handle_file  # noqa: E402
 
-from pix2pix.demo.__main__ import build, main  # noqa: E402
-from pix2pix.demo.app import launch  # noqa: E402
+from pix2pix.demo.__main__ import main  # noqa: E402
 from tests.pix2pix.demo.test_translate import label_map, run_test_command  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="package")
-def server(demo_args, tmp_path_factory):
-    """(url, translator): the demo of the tiny run, served on a free local port."""
-    app, translator, _ = build([*demo_args, "--seed", "5"], tmp_path_factory.mktemp("examples"))
-    url = launch(app, port=free_port())
-    yield url, translator
-    app.close()
 
 
 @pytest.fixture(scope="module")

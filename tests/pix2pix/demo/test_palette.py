@@ -68,8 +68,8 @@ def test_each_colour_is_named_by_where_its_class_sits(label_maps):
     ("datasets/facades", "BtoA", "labels"), ("datasets/facades", "AtoB", "free"),
     ("datasets/edges2shoes", "AtoB", "pen"), ("datasets/maps", "AtoB", "free")])
 def test_brush_for_the_data_set(dataroot, direction, kind):
-    got, colours, canvas = brush_for(dataroot, direction)
-    assert got == kind
+    got, colours, canvas, first = brush_for(dataroot, direction)
+    assert got == kind and first in colours.values() and first != canvas
     if kind == "labels":
         assert canvas == FACADES_LABELS["background"] and len(colours) == 12
     else:
