@@ -19,7 +19,6 @@ from tqdm import tqdm
 
 from pix2pix.data.images import DataError
 from pix2pix.data.published import DATASETS, PRETRAINED
-from pix2pix.files.checkpoint import CheckpointError
 from pix2pix.files.official import infer_unet
 from pix2pix.files.pth import load_pth
 

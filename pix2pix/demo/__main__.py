@@ -20,7 +20,12 @@ from pix2pix.data.color import network_to_rgb
 from pix2pix.data.images import DataError
 from pix2pix.demo.palette import brush_for
 from pix2pix.demo.translate import Translator
-from pix2pix.evaluation.evaluate import input_items, load_generator, parse_test_options, test_parser
+from pix2pix.evaluation.evaluate import (
+    input_items,
+    load_generator,
+    parse_test_options,
+    test_parser,
+)
 from pix2pix.evaluation.visualize import save_image
 from pix2pix.files.checkpoint import CheckpointError
 from pix2pix.options.common import range_errors

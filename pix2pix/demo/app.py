@@ -5,14 +5,16 @@ extra); the translation itself is translate.Translator.
 """
 import os
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+# No usage statistics to Gradio or Hugging Face; read when gradio is imported.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-import gradio as gr  # noqa: E402
-from PIL import Image  # noqa: E402
+import gradio as gr
+from PIL import Image
 
-from pix2pix.data.images import DataError  # noqa: E402
-from pix2pix.demo.palette import hex_colour  # noqa: E402
-from pix2pix.demo.translate import blank_image  # noqa: E402
+from pix2pix.data.images import DataError
+from pix2pix.demo.palette import hex_colour
+from pix2pix.demo.translate import blank_image
 
 MODES = ("paper mode", "eval mode")
 MODE_NOTE = (
@@ -44,13 +46,25 @@ def composite(editor_value):
     return None if image is None else image.convert("RGB")
 
 
+def canvas(size, brush, blank):
+    """The ImageEditor to paint on: size x size, the brush's colours only, starting blank."""
+    _, colours, _, first_colour = brush
+    stroke = max(2, size // 16)
+    return gr.ImageEditor(
+        value=blank, type="pil", image_mode="RGB", label="input (paint here)",
+        canvas_size=(size, size), fixed_canvas=True, height=PICTURE_HEIGHT, format="png",
+        sources=(), layers=False, transforms=(), elem_id="canvas",
+        brush=gr.Brush(colors=[hex_colour(c) for c in colours.values()],
+                       default_color=hex_colour(first_colour), color_mode="fixed",
+                       default_size=stroke),
+        eraser=gr.Eraser(default_size=stroke))
+
+
 def build_app(translator, title, brush, examples=(), live=True, eval_mode=False):
     """The page for ``translator``. brush: palette.brush_for's (kind, colours, canvas
-    colour, first colour); examples: paths of input images; live: translate after every stroke (else
-    only on the Translate button); eval_mode: the inference mode selected first."""
-    _, colours, canvas_colour, first_colour = brush
-    size = translator.opt.crop_size
-    blank = blank_image(size, canvas_colour)
+    colour, first colour); examples: paths of input images; live: translate after every
+    stroke (else only on the Translate button); eval_mode: the mode selected first."""
+    blank = blank_image(translator.opt.crop_size, brush[2])
 
     def translate(image, mode, seed):
         if image is None:
@@ -71,23 +85,16 @@ def build_app(translator, title, brush, examples=(), live=True, eval_mode=False)
         gr.Markdown(f"## pix2pix: draw an input, see G's output\n{title}")
         with gr.Row():
             with gr.Column():
-                editor = gr.ImageEditor(
-                    value=blank, type="pil", image_mode="RGB", label="input (paint here)",
-                    canvas_size=(size, size), fixed_canvas=True, height=PICTURE_HEIGHT,
-                    format="png", sources=(), layers=False, transforms=(), elem_id="canvas",
-                    brush=gr.Brush(colors=[hex_colour(c) for c in colours.values()],
-                                   default_color=hex_colour(first_colour),
-                                   color_mode="fixed", default_size=max(2, size // 16)),
-                    eraser=gr.Eraser(default_size=max(2, size // 16)))
-                gr.HTML(legend(colours), label="brush colours")
+                editor = canvas(translator.opt.crop_size, brush, blank)
+                gr.HTML(legend(brush[1]), label="brush colours")
                 clear = gr.Button("Clear (start blank)")
                 if examples:  # a gallery: gr.Examples does not draw on this canvas
                     gallery = gr.Gallery([str(p) for p in examples], columns=4, height=120,
                                          allow_preview=False, elem_id="examples",
                                          label="examples from the validation split (click)")
             with gr.Column():
-                output = gr.Image(type="pil", format="png", label="G's output", elem_id="output",
-                                  interactive=False, height=PICTURE_HEIGHT)
+                output = gr.Image(type="pil", format="png", label="G's output",
+                                  elem_id="output", interactive=False, height=PICTURE_HEIGHT)
                 with gr.Row():
                     mode = gr.Radio(list(MODES), value=MODES[eval_mode], label="inference")
                     seed = gr.Number(value=translator.opt.seed, precision=0,

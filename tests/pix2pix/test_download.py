@@ -17,7 +17,8 @@ from tests.paths import FIXTURES
 def test_the_ports_addresses_and_places():
     assert download.pretrained_url("facades_label2photo") == \
         "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"
-    assert str(download.pretrained_path("sat2map", "ck")) == "ck/sat2map_pretrained/latest_net_G.pth"
+    assert download.pretrained_path("sat2map", "ck").as_posix() == \
+        "ck/sat2map_pretrained/latest_net_G.pth"
     assert sorted(PRETRAINED) == ["day2night", "edges2shoes", "facades_label2photo",
                                   "map2sat", "sat2map"]
 
@@ -53,7 +54,7 @@ def test_pretrained_lands_where_the_test_command_finds_it(port_server, tmp_path)
     assert (ck / "facades_label2photo_pretrained" / "latest_net_G.pth").is_file()
     opt, given, _ = evaluate.parse_test_options(["--checkpoints_dir", str(ck), "--name",
                                                  "facades_label2photo_pretrained"])
-    G, source = evaluate.load_generator(opt, given)
+    _, source = evaluate.load_generator(opt, given)
     assert source.startswith("official weights") and opt.netG == "unet_32"
 
 

@@ -36,12 +36,12 @@ def free_port():
 
 @pytest.fixture(scope="package")
 def server(demo_args, tmp_path_factory):
-    """(url, translator): the demo of the tiny run, served on a free local port."""
+    """(url, translator, app): the demo of the tiny run, served on a free local port."""
     pytest.importorskip("gradio", reason='the demo needs Gradio: pip install -e ".[demo]"')
     from pix2pix.demo.__main__ import build
     from pix2pix.demo.app import launch
 
     app, translator, _ = build([*demo_args, "--seed", "5"], tmp_path_factory.mktemp("examples"))
     url = launch(app, port=free_port())
-    yield url, translator
+    yield url, translator, app
     app.close()

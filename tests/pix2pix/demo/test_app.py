@@ -6,10 +6,10 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("gradio", reason='the demo needs Gradio: pip install -e ".[demo]"')
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import Client, handle_file
 
-from pix2pix.demo.__main__ import main  # noqa: E402
-from tests.pix2pix.demo.test_translate import label_map, run_test_command  # noqa: E402
+from pix2pix.demo.__main__ import main
+from tests.pix2pix.demo.test_translate import label_map, run_test_command
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,10 @@ def test_a_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["--checkpoints_dir", str(tmp_path), "--name", "nothing"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nothing" in err and "Traceback" not in err
+
+
+def test_served_locally_without_a_share_link_or_analytics(server):
+    url, _, app = server
+    assert url.startswith("http://127.0.0.1:")
+    assert app.share is False and app.analytics_enabled is False
+    assert app.share_url is None

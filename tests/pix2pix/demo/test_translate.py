@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import pix2pix.evaluation.evaluate as evaluate
 from pix2pix.data.color import rgb_to_lab
 from pix2pix.data.images import DataError
 from pix2pix.data.synthetic import make_ab_image
 from pix2pix.demo.translate import MAX_PIXELS, Translator
+from pix2pix.evaluation import evaluate
 from pix2pix.models import define_G
 
 
