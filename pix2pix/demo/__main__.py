@@ -105,8 +105,9 @@ def main(argv=None):
             return 2
         try:
             url = launch(app, opt.port, opt.share, opt.host)
-        except OSError as e:  # the port is taken
-            print(f"error: cannot serve on port {opt.port}: {e}; pass another --port",
+        except OSError:  # Gradio's message names its own launch() arguments
+            print(f"error: cannot serve on port {opt.port} of {opt.host}: it is taken (or "
+                  "not this machine's address); pass another --port (or --host)",
                   file=sys.stderr)
             return 2
         print(f"demo running at {url} (Ctrl-C stops it)", flush=True)

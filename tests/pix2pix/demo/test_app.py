@@ -1,6 +1,8 @@
 """The demo's page served on a local port: its /translate endpoint through gradio_client
 (what the page's upload runs), and the command line's one-line errors. Skipped without the
 [demo] extra (pip install -e ".[demo]")."""
+import socket
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -55,3 +57,13 @@ def test_served_locally_without_a_share_link_or_analytics(server):
     assert url.startswith("http://127.0.0.1:")
     assert app.share is False and app.analytics_enabled is False
     assert app.share_url is None
+
+
+def test_a_busy_port_is_one_line(demo_args, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main([*demo_args, "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot serve on port {port}" in err and "another --port" in err

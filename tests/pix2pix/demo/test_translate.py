@@ -10,6 +10,7 @@ from pix2pix.data.synthetic import make_ab_image
 from pix2pix.demo.translate import MAX_PIXELS, Translator
 from pix2pix.evaluation import evaluate
 from pix2pix.models import define_G
+from tests.paths import FIXTURES
 
 
 def translator_for(workspace, *args):
@@ -84,3 +85,12 @@ def test_colorization_keeps_the_photos_lightness():
     L_in, L_out = (rgb_to_lab(np.asarray(im))[..., 0] for im in (photo, out))
     assert np.abs(L_in - L_out).mean() < 2.0              # L in [0, 100]
     assert np.abs(rgb_to_lab(np.asarray(out))[..., 1:]).mean() > 0.1   # colour was added
+
+
+def test_official_weights_run_with_the_architecture_read_off_the_file():
+    """--checkpoint latest_net_G.pth (here the port's unet_32, ngf 2, saved by torch)."""
+    opt, given, _ = evaluate.parse_test_options(
+        ["--checkpoint", str(FIXTURES / "tiny_official_unet.pth")])
+    G, _ = evaluate.load_generator(opt, given)
+    out = Translator(G, opt, given).translate(label_map(5, size=64))
+    assert opt.netG == "unet_32" and out.size == (64, 64)
