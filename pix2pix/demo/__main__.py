@@ -38,7 +38,7 @@ def demo_parser():
     p = test_parser()
     p.description = __doc__.split("\n")[0]
     g = p.add_argument_group("the demo")
-    g.add_argument("--port", type=int, default=7860)
+    g.add_argument("--port", type=int, default=7860, help="the local port to serve on")
     g.add_argument("--host", default="127.0.0.1",
                    help="the address to serve on (0.0.0.0: reachable from other machines)")
     g.add_argument("--share", action="store_true",
