@@ -133,12 +133,12 @@ class SingleDataset:
         return len(self.paths)
 
     def get(self, index, rng=None):
-        img = test_time_image(load_image(self.paths[index]), self.mode, self.load_size,
+        img = preprocess_for_test(load_image(self.paths[index]), self.mode, self.load_size,
                               self.crop_size, self.grey)
         return {"A": to_array(img), "B": None, "path": str(self.paths[index])}
 
 
-def test_time_image(img, preprocess, load_size, crop_size, grey=False):
+def preprocess_for_test(img, preprocess, load_size, crop_size, grey=False):
     """One PIL image as ``preprocess`` gives it at test time: the centre crop, no flip."""
     params = prep.centre_params(img.size, preprocess, load_size, crop_size)
     return prep.apply(img, preprocess, load_size, crop_size, params, grey)

@@ -18,6 +18,7 @@ import numpy as np
 import nn
 from pix2pix.data.color import network_to_rgb
 from pix2pix.data.images import DataError
+from pix2pix.data.published import PRETRAINED
 from pix2pix.demo.palette import brush_for
 from pix2pix.demo.translate import Translator
 from pix2pix.evaluation.evaluate import (
@@ -48,6 +49,21 @@ def demo_parser():
     return p
 
 
+def pretrained_defaults(opt, given):
+    """--name <model>_pretrained (download --pretrained): the port's model was trained on a
+    known data set in a known direction; use them unless given. Returns lines to print."""
+    model = opt.name[:-len("_pretrained")] if opt.name.endswith("_pretrained") else None
+    if opt.checkpoint or model not in PRETRAINED:
+        return []
+    dataset, direction = PRETRAINED[model]
+    if "dataroot" not in given:
+        opt.dataroot = str(Path(opt.dataroot).parent / dataset)
+    if "direction" not in given:
+        opt.direction = direction
+    return [(f"{opt.name}: the port's {model}, trained on {dataset} ({opt.direction}); "
+             f"examples from {opt.dataroot}")]
+
+
 def example_inputs(opt, given, folder):
     """The first --num_examples inputs of the val split, saved as PNGs in folder (what the
     page shows as examples); none, with one line saying why, without that split."""
@@ -70,7 +86,7 @@ def example_inputs(opt, given, folder):
 def build(argv, folder):
     """(app, translator, options) for a command line; examples are written to folder."""
     opt, given, notes = parse_test_options(argv, demo_parser())
-    for line in notes:
+    for line in notes + pretrained_defaults(opt, given):
         print(line)
     errors = range_errors(opt)
     if errors:

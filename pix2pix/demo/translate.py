@@ -14,7 +14,7 @@ from PIL import Image
 
 import nn
 from pix2pix.data.color import network_to_rgb, rgb_to_network
-from pix2pix.data.datasets import test_time_image
+from pix2pix.data.datasets import preprocess_for_test
 from pix2pix.data.images import BICUBIC, DataError
 from pix2pix.data.pairs import to_array
 from pix2pix.data.preprocess import size_problem
@@ -51,7 +51,7 @@ class Translator:
                                2 ** unet_depth(opt.netG))
         if problem:
             raise DataError(problem)
-        image = test_time_image(image.convert("RGB"), opt.preprocess, self.load_size,
+        image = preprocess_for_test(image.convert("RGB"), opt.preprocess, self.load_size,
                                 opt.crop_size, grey=opt.input_nc == 1 and not self.colorization)
         if self.colorization:
             return rgb_to_network(np.asarray(image))[0]
