@@ -137,6 +137,18 @@ def make_arrays(layer, n, rng):
     return x, params, rng.standard_normal((n, layer.c_out, o, o), dtype=np.float32)
 
 
+def backward_step(forward, tensors, grad):
+    """A closure for one timed step, ours or PyTorch's (the same calls on both): clear the
+    tensors' gradients, run forward, backpropagate grad; returns the output."""
+    def step():
+        for t in tensors:
+            t.grad = None
+        out = forward()
+        out.backward(grad)
+        return out
+    return step
+
+
 def ours_step(layer, x, params, grad, device):
     """A closure running our forward + backward once, and the forward output."""
     x = nn.Tensor(to_device(x, device), requires_grad=True)
@@ -150,14 +162,7 @@ def ours_step(layer, x, params, grad, device):
         op = F.conv2d if layer.kind == "conv" else F.conv_transpose2d
         bias = params[1] if layer.bias else None
         forward = lambda: op(x, params[0], bias, layer.stride, 1)  # noqa: E731
-
-    def step():
-        for t in [x, *params]:
-            t.grad = None
-        out = forward()
-        out.backward(grad)
-        return out
-    return step, lambda: to_numpy(forward().data)
+    return backward_step(forward, [x, *params], grad), lambda: to_numpy(forward().data)
 
 
 def torch_step(layer, x, params, grad, device):
@@ -175,14 +180,8 @@ def torch_step(layer, x, params, grad, device):
         op = tF.conv2d if layer.kind == "conv" else tF.conv_transpose2d
         bias = params[1] if layer.bias else None
         forward = lambda: op(x, params[0], bias, stride=layer.stride, padding=1)  # noqa: E731
-
-    def step():
-        for t in [x, *params]:
-            t.grad = None
-        out = forward()
-        out.backward(grad)
-        return out
-    return step, lambda: forward().detach().cpu().numpy()
+    return (backward_step(forward, [x, *params], grad),
+            lambda: forward().detach().cpu().numpy())
 
 
 def torch_sync(device):

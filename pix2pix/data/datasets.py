@@ -1,12 +1,10 @@
 """The port's --dataset_mode choices beyond one folder of A|B files.
 
-    aligned       <root>/<split>/ of A|B files side by side, or the halves as same-named
-                  files in <root>/A/<split>/ and <root>/B/<split>/ (what combine.py joins)
+    aligned       A|B pairs, in either folder layout that folders.py scans
     colorization  <root>/<split>/ of plain photos: L in, ab out (color.py)
     single        every image of one folder, inputs only (testing without B)
 
-Every file is checked before training: missing partners, halves of different sizes,
-unreadable files and sizes the generator cannot take are listed with their paths.
+The files are checked before training by folders.py's scans, which list every problem.
 """
 from pathlib import Path
 

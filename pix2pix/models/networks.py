@@ -57,18 +57,19 @@ def dropout_generator(seed):
 
 
 def define_G(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True,
-             init_gain=0.02, dropout_placement="paper", skips=True, seed=0):
+             init_gain=0.02, dropout_placement="paper", skips=True, seed=0, init_type="normal"):
     """The generator. netG: "unet_<size>". skips=False: the encoder-decoder ablation.
 
-    seed fixes the initial weights (and, separately, the dropout masks).
+    seed fixes the initial weights (and, separately, the dropout masks); init_type and
+    init_gain choose how the weights are drawn (init_weights).
     """
     net = UNet(input_nc, output_nc, unet_depth(netG), ngf, norm, use_dropout,
                dropout_placement, skips, dropout_generator=dropout_generator(seed))
-    return init_weights(net, init_gain, np.random.default_rng([seed, 0]))
+    return init_weights(net, init_gain, np.random.default_rng([seed, 0]), init_type)
 
 
 def define_D(netD="basic", input_nc=6, ndf=64, n_layers_D=3, norm="batch", init_gain=0.02,
-             seed=0):
+             seed=0, init_type="normal"):
     """The discriminator. netD: "basic" (70x70 PatchGAN), "n_layers" (receptive field 16,
     34, 70, 142, 286 for n_layers_D = 1..5) or "pixel" (1x1).
 
@@ -82,12 +83,5 @@ def define_D(netD="basic", input_nc=6, ndf=64, n_layers_D=3, norm="batch", init_
         net = PixelDiscriminator(input_nc, ndf, norm)
     else:
         raise ValueError(f"unknown discriminator {netD!r}: use basic, n_layers or pixel")
-    return init_weights(net, init_gain, np.random.default_rng([seed, 2]))
+    return init_weights(net, init_gain, np.random.default_rng([seed, 2]), init_type)
 
-
-def reinit_networks(networks, init_type="normal", init_gain=0.02, seed=0):
-    """Initialise {"G": netG, "D": netD} again with another --init_type / --init_gain, from
-    the same per-network seeds define_G and define_D use."""
-    streams = {"G": 0, "D": 2}
-    for name, net in networks.items():
-        init_weights(net, init_gain, np.random.default_rng([seed, streams[name]]), init_type)

@@ -21,3 +21,10 @@ def norm_layer(norm, channels):
     if norm == "instance":
         return nn.InstanceNorm2d(channels)
     return None
+
+
+def norm_name(layer):
+    """The --norm name of a block's norm layer: "batch", "instance", or "-" for none."""
+    if layer is None:
+        return "-"
+    return {nn.BatchNorm2d: "batch", nn.InstanceNorm2d: "instance"}[type(layer)]

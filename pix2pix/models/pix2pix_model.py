@@ -4,6 +4,7 @@ One iteration is paper Sec. 3.3: a gradient step on D with its objective halved,
 on G with the non-saturating GAN loss plus lambda * L1.
 """
 import contextlib
+import inspect
 import math
 
 import numpy as np
@@ -61,27 +62,31 @@ class Pix2Pix:
 
     Options (names of the official implementation): netG, netD, n_layers_D, ngf, ndf,
     norm, no_dropout, dropout_placement, no_skips, gan_mode ("none": L1 only, no D),
-    lambda_L1, conditional_D, lr, beta1, input_nc, output_nc, seed, device.
+    lambda_L1, conditional_D, lr, beta1, input_nc, output_nc, seed, device, init_type,
+    init_gain. These defaults are the paper's settings and the only copy of them: the
+    command-line options take theirs from here (PIX2PIX_DEFAULTS).
     """
 
     def __init__(self, netG="unet_256", netD="basic", n_layers_D=3, ngf=64, ndf=64,
                  norm="batch", no_dropout=False, dropout_placement="paper", no_skips=False,
                  gan_mode="vanilla", lambda_L1=100.0, conditional_D=True, lr=2e-4, beta1=0.5,
-                 input_nc=3, output_nc=3, seed=0, device="cpu"):
+                 input_nc=3, output_nc=3, seed=0, device="cpu", init_type="normal",
+                 init_gain=0.02):
         if gan_mode not in GAN_MODES:
             raise ValueError(f"unknown gan_mode {gan_mode!r}: use {', '.join(GAN_MODES)}")
         if gan_mode == "none" and lambda_L1 <= 0:
             raise ValueError("gan_mode 'none' with lambda_L1 = 0 leaves no loss to train")
         self.device = nn.check_device(device)
         self.gan_mode, self.lambda_L1, self.conditional_D = gan_mode, lambda_L1, conditional_D
-        self.netG = define_G(netG, input_nc, output_nc, ngf, norm, not no_dropout,
-                             dropout_placement=dropout_placement, skips=not no_skips,
-                             seed=seed).to(device)
+        self.netG = define_G(netG, input_nc, output_nc, ngf, norm, not no_dropout, init_gain,
+                             dropout_placement, skips=not no_skips, seed=seed,
+                             init_type=init_type).to(device)
         self.optimizer_G = nn.Adam(self.netG.parameters(), lr=lr, betas=(beta1, 0.999))
         self.netD = self.optimizer_D = None
         if gan_mode != "none":
             d_input = input_nc + output_nc if conditional_D else output_nc
-            self.netD = define_D(netD, d_input, ndf, n_layers_D, norm, seed=seed).to(device)
+            self.netD = define_D(netD, d_input, ndf, n_layers_D, norm, init_gain, seed=seed,
+                                 init_type=init_type).to(device)
             self.optimizer_D = nn.Adam(self.netD.parameters(), lr=lr, betas=(beta1, 0.999))
 
     # --- the training step ----------------------------------------------------------------
@@ -96,51 +101,50 @@ class Pix2Pix:
                 opt.lr = lr
 
     def train_step(self, real_A, real_B):
-        """One D step then one G step (paper Sec. 3.3). real_A: input (N, C_in, H, W);
-        real_B: target (N, C_out, H, W).
+        """One D step then one G step (paper Sec. 3.3), as the port's optimize_parameters.
+        real_A: input (N, C_in, H, W); real_B: target (N, C_out, H, W).
 
         Returns the losses as floats: G_GAN, G_L1, D_real, D_fake (the GAN terms are 0
-        with gan_mode "none", which has no D).
+        with gan_mode "none", which has no D). Raises NonFiniteLossError before a step
+        that a NaN or Inf loss or gradient would spoil.
         """
         real_A, real_B = self._as_tensor(real_A), self._as_tensor(real_B)
-        fake_B = self.netG(real_A)                          # (N, C_out, H, W)
+        fake_B = self.netG(real_A)                          # forward: G(x), (N, C_out, H, W)
         losses = {"D_real": 0.0, "D_fake": 0.0}
-        if self.netD is not None:
+        if self.netD is not None:                           # D: zero grads, backward, step
             self.netD.requires_grad_(True)
-            self._step(self.optimizer_D, self.backward_D(real_A, real_B, fake_B, losses), "D",
-                       losses)
+            self.optimizer_D.zero_grad()
+            losses.update(self.backward_D(real_A, real_B, fake_B))
+            self._check_finite(losses, self.optimizer_D, "D")
+            self.optimizer_D.step()
             self.netD.requires_grad_(False)                 # G's pass: no gradient for D
-        self._step(self.optimizer_G, self.backward_G(real_A, real_B, fake_B, losses), "G",
-                   losses)
+        self.optimizer_G.zero_grad()                        # G: zero grads, backward, step
+        losses.update(self.backward_G(real_A, real_B, fake_B))
+        self._check_finite(losses, self.optimizer_G, "G")
+        self.optimizer_G.step()
         return losses
 
-    def backward_D(self, real_A, real_B, fake_B, losses):
-        """D's loss: real pairs -> 1, fake pairs -> 0, halved (slows D relative to G).
-        fake_B is detached, so this loss sends no gradient into G."""
+    def backward_D(self, real_A, real_B, fake_B):
+        """Backpropagate D's loss: real pairs -> 1, fake pairs -> 0, halved (slows D
+        relative to G). fake_B is detached, so no gradient reaches G.
+        Returns {"D_real": float, "D_fake": float}."""
         loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False, self.gan_mode)
         loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
-        losses["D_real"], losses["D_fake"] = loss_D_real.item(), loss_D_fake.item()
-        return (loss_D_fake + loss_D_real) * 0.5
+        ((loss_D_fake + loss_D_real) * 0.5).backward()
+        return {"D_real": loss_D_real.item(), "D_fake": loss_D_fake.item()}
 
-    def backward_G(self, real_A, real_B, fake_B, losses):
-        """G's loss: fool D (non-saturating: maximise log D(x, G(x))) + lambda * L1.
-        With gan_mode "none" only the L1 term."""
+    def backward_G(self, real_A, real_B, fake_B):
+        """Backpropagate G's loss: fool D (non-saturating: maximise log D(x, G(x))) +
+        lambda * L1; with gan_mode "none" only the L1 term.
+        Returns {"G_GAN": float, "G_L1": float}."""
         loss_G = loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
-        losses["G_GAN"], losses["G_L1"] = 0.0, loss_G_L1.item()
+        losses = {"G_GAN": 0.0, "G_L1": loss_G_L1.item()}
         if self.netD is not None:
             loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
             losses["G_GAN"] = loss_G_GAN.item()
             loss_G = loss_G_GAN + loss_G_L1
-        return loss_G
-
-    def _step(self, optimizer, loss, net_name, losses):
-        """Zero the gradients, backpropagate ``loss``, refuse NaN/Inf (in the losses so far
-        or in the gradients), take an Adam step."""
-        self._check_finite(losses)
-        optimizer.zero_grad()
-        loss.backward()
-        self._check_gradients(optimizer, net_name)
-        optimizer.step()
+        loss_G.backward()
+        return losses
 
     def generate(self, real_A, eval_mode=False):
         """G(real_A) without a graph. Paper-style (dropout on, test-batch statistics) by
@@ -165,13 +169,11 @@ class Pix2Pix:
                                       if self.device == "cpu" else array, self.device))
 
     @staticmethod
-    def _check_finite(losses):
+    def _check_finite(losses, optimizer, net_name):
+        """The NaN/Inf guard before a step: the losses so far, then the gradients."""
         for name, value in losses.items():
             if not math.isfinite(value):
                 raise NonFiniteLossError(f"loss {name} is {value}")
-
-    @staticmethod
-    def _check_gradients(optimizer, net_name):
         # One reduction per parameter, summed on the device: a NaN or Inf anywhere shows.
         total = sum(p.grad.sum() for p in optimizer.params if p.grad is not None)
         if not math.isfinite(float(total)):
@@ -189,3 +191,8 @@ class Pix2Pix:
         if self.optimizer_D is not None:
             opts["D"] = self.optimizer_D
         return opts
+
+
+# {option: default} of Pix2Pix's constructor, for the parser (pix2pix.options.common).
+PIX2PIX_DEFAULTS = {name: parameter.default
+                    for name, parameter in inspect.signature(Pix2Pix).parameters.items()}

@@ -13,7 +13,7 @@ import numpy as np
 import nn
 import nn.functional as F
 
-from .norms import check_norm, norm_layer
+from .norms import check_norm, norm_layer, norm_name
 
 
 class UNetDown(nn.Module):
@@ -68,6 +68,20 @@ class UNetUp(nn.Module):
         ### END SOLUTION
 
 
+
+def unet_up(in_channels, out_channels, kind, dropout=False, generator=None):
+    """A decoder block with the norm ``kind`` ("batch", "instance" or "none") built directly.
+
+    UNetUp itself (exercise 7.1) knows only BatchNorm or none. The port's instance norm is
+    affine-free, so its block keeps a conv bias; the block is built without a norm and the
+    InstanceNorm2d put in its place (no BatchNorm is ever made for it).
+    """
+    up = UNetUp(in_channels, out_channels, norm=kind == "batch", dropout=dropout,
+                bias=kind == "instance", generator=generator)
+    if kind == "instance":
+        up.norm = norm_layer("instance", out_channels)
+    return up
+
 def dropout_blocks(num_downs, placement):
     """Indices j of the decoder blocks that use dropout (block 0 is the innermost).
 
@@ -90,23 +104,23 @@ class UNet(nn.Module):
     unet_256 (ngf 64, paper dropout) on a 256x256 image, from ``layer_table()``
     (tested equal); the paper's notation is ``paper_spec()``::
 
-      block     in    out    output   norm  dropout  with skip
-     down 0      3     64   128x128      -        -          -
-     down 1     64    128     64x64  batch        -          -
-     down 2    128    256     32x32  batch        -          -
-     down 3    256    512     16x16  batch        -          -
-     down 4    512    512       8x8  batch        -          -
-     down 5    512    512       4x4  batch        -          -
-     down 6    512    512       2x2  batch        -          -
-     down 7    512    512       1x1      -        -          -
-       up 0    512    512       2x2  batch      0.5       1024
-       up 1   1024    512       4x4  batch      0.5       1024
-       up 2   1024    512       8x8  batch      0.5       1024
-       up 3   1024    512     16x16  batch        -       1024
-       up 4   1024    256     32x32  batch        -        512
-       up 5    512    128     64x64  batch        -        256
-       up 6    256     64   128x128  batch        -        128
-      final    128      3   256x256      -        -          -
+      block     in    out    output      norm  dropout  with skip
+     down 0      3     64   128x128         -        -          -
+     down 1     64    128     64x64     batch        -          -
+     down 2    128    256     32x32     batch        -          -
+     down 3    256    512     16x16     batch        -          -
+     down 4    512    512       8x8     batch        -          -
+     down 5    512    512       4x4     batch        -          -
+     down 6    512    512       2x2     batch        -          -
+     down 7    512    512       1x1         -        -          -
+       up 0    512    512       2x2     batch      0.5       1024
+       up 1   1024    512       4x4     batch      0.5       1024
+       up 2   1024    512       8x8     batch      0.5       1024
+       up 3   1024    512     16x16     batch        -       1024
+       up 4   1024    256     32x32     batch        -        512
+       up 5    512    128     64x64     batch        -        256
+       up 6    256     64   128x128     batch        -        128
+      final    128      3   256x256         -        -          -
     """
 
     def __init__(self, input_nc=3, output_nc=3, num_downs=8, ngf=64, norm="batch",
@@ -114,7 +128,7 @@ class UNet(nn.Module):
         super().__init__()
         if num_downs < 2:
             raise ValueError(f"a U-Net needs at least 2 downsamplings, got {num_downs}")
-        batch_norm = check_norm(norm) != "none"  # batch or instance
+        normalized = check_norm(norm) != "none"  # batch or instance
         self.num_downs, self.skips = num_downs, skips
         self.dropout_generator = (dropout_generator if dropout_generator is not None
                                   else np.random.default_rng())
@@ -122,7 +136,7 @@ class UNet(nn.Module):
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
         self.down = nn.Sequential(*[
             UNetDown(input_nc if i == 0 else widths[i - 1], widths[i],
-                     norm=batch_norm and 0 < i < num_downs - 1, activation=i < num_downs - 1,
+                     norm=normalized and 0 < i < num_downs - 1, activation=i < num_downs - 1,
                      kind=norm)
             for i in range(num_downs)])
         with_dropout = dropout_blocks(num_downs, dropout_placement) if use_dropout else set()
@@ -130,11 +144,8 @@ class UNet(nn.Module):
         for j in range(num_downs - 1):
             level = num_downs - 2 - j            # the encoder block whose output we meet
             in_ch = widths[level + 1] * (2 if (skips and j > 0) else 1)
-            up = UNetUp(in_ch, widths[level], norm=batch_norm, dropout=j in with_dropout,
-                        bias=norm == "instance", generator=self.dropout_generator)
-            if norm == "instance":  # the port's: affine-free, so the conv keeps its bias
-                up.norm = norm_layer("instance", widths[level])
-            ups.append(up)
+            ups.append(unet_up(in_ch, widths[level], norm, dropout=j in with_dropout,
+                               generator=self.dropout_generator))
         self.up = nn.Sequential(*ups)
         self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
 
@@ -164,16 +175,16 @@ class UNet(nn.Module):
         for i, block in enumerate(self.down):
             size //= 2
             rows.append((f"down {i}", block.conv.in_channels, block.conv.out_channels,
-                         f"{size}x{size}", "batch" if block.norm else "-", "-", "-"))
+                         f"{size}x{size}", norm_name(block.norm), "-", "-"))
         for j, block in enumerate([*self.up, self.final]):
             size *= 2
             last = j == len(self.up)
             skip = widths[len(self.up) - 1 - j] if self.skips and not last else 0
             rows.append(("final" if last else f"up {j}", block.conv.in_channels,
                          block.conv.out_channels, f"{size}x{size}",
-                         "batch" if block.norm else "-", "0.5" if block.dropout else "-",
+                         norm_name(block.norm), "0.5" if block.dropout else "-",
                          block.conv.out_channels + skip if skip else "-"))
-        return "\n".join("  ".join(f"{str(v):>{w}}" for v, w in zip(row, (7, 5, 5, 8, 5, 7, 9)))
+        return "\n".join("  ".join(f"{str(v):>{w}}" for v, w in zip(row, (7, 5, 5, 8, 8, 7, 9)))
                          for row in rows)
 
     def forward(self, x):

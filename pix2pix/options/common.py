@@ -1,12 +1,14 @@
 """Command-line options, named as in the official implementation where the concept matches.
 
-Every default is the paper's setting for facades labels -> photo. ``--preset cpu`` swaps
+Every default is the paper's setting for facades labels -> photo; the model's (MODEL) are
+Pix2Pix's own, written once there. ``--preset cpu`` swaps
 in a configuration that trains in reasonable time on a laptop CPU (see README).
 """
 import argparse
 import sys
 
 from pix2pix.models.networks import unet_depth
+from pix2pix.models.pix2pix_model import PIX2PIX_DEFAULTS as MODEL
 from pix2pix.options.port import (
     add_port_common_options,
     add_port_train_options,
@@ -25,22 +27,28 @@ PRESETS = {
 
 def add_model_options(p):
     g = p.add_argument_group("model")
-    g.add_argument("--netG", default="unet_256", help="unet_<size>: unet_256 (paper), unet_128 ...")
-    g.add_argument("--netD", default="basic", choices=["basic", "n_layers", "pixel"],
+    g.add_argument("--netG", default=MODEL["netG"],
+                   help="unet_<size>: unet_256 (paper), unet_128 ...")
+    g.add_argument("--netD", default=MODEL["netD"], choices=["basic", "n_layers", "pixel"],
                    help="basic = 70x70 PatchGAN; n_layers uses --n_layers_D; pixel = 1x1")
-    g.add_argument("--n_layers_D", type=int, default=3, help="for netD n_layers: 1..5 -> "
+    g.add_argument("--n_layers_D", type=int, default=MODEL["n_layers_D"],
+                   help="for netD n_layers: 1..5 -> "
                    "receptive field 16, 34, 70, 142, 286")
-    g.add_argument("--ngf", type=int, default=64, help="generator width (first conv filters)")
-    g.add_argument("--ndf", type=int, default=64, help="discriminator width")
-    g.add_argument("--norm", default="batch", choices=["batch", "instance", "none"],
+    g.add_argument("--ngf", type=int, default=MODEL["ngf"],
+                   help="generator width (first conv filters)")
+    g.add_argument("--ndf", type=int, default=MODEL["ndf"], help="discriminator width")
+    g.add_argument("--norm", default=MODEL["norm"], choices=["batch", "instance", "none"],
                    help="instance: per-image statistics, no learned scale (the port's)")
     g.add_argument("--no_dropout", action="store_true", help="no dropout in G (no noise z)")
-    g.add_argument("--dropout_placement", default="paper", choices=["paper", "pytorch"],
+    g.add_argument("--dropout_placement", default=MODEL["dropout_placement"],
+                   choices=["paper", "pytorch"],
                    help="paper: first three decoder layers; pytorch: the official port's")
     g.add_argument("--no_skips", action="store_true",
                    help="cut the U-Net skips: the paper's encoder-decoder ablation")
-    g.add_argument("--input_nc", type=int, default=3, help="1: the input half is read as grey")
-    g.add_argument("--output_nc", type=int, default=3, help="1: the target half is read as grey")
+    g.add_argument("--input_nc", type=int, default=MODEL["input_nc"],
+                   help="1: the input half is read as grey")
+    g.add_argument("--output_nc", type=int, default=MODEL["output_nc"],
+                   help="1: the target half is read as grey")
 
 
 def add_data_options(p):
@@ -65,8 +73,9 @@ def add_common_options(p):
     p.add_argument("--name", default="facades_label2photo", help="run name: folder in "
                    "--checkpoints_dir")
     p.add_argument("--checkpoints_dir", default="checkpoints")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (needs CuPy and a GPU)")
-    p.add_argument("--seed", type=int, default=0, help="same seed + data + device = same run")
+    p.add_argument("--device", default=MODEL["device"], help="cpu or cuda (needs CuPy and a GPU)")
+    p.add_argument("--seed", type=int, default=MODEL["seed"],
+                   help="same seed + data + device = same run")
 
 
 def train_parser():
@@ -81,13 +90,14 @@ def train_parser():
     add_model_options(p)
     add_data_options(p)
     g = p.add_argument_group("training")
-    g.add_argument("--gan_mode", default="vanilla", choices=["vanilla", "lsgan", "none"],
+    g.add_argument("--gan_mode", default=MODEL["gan_mode"], choices=["vanilla", "lsgan", "none"],
                    help="vanilla = BCE (paper); none = L1 only, no discriminator")
-    g.add_argument("--lambda_L1", type=float, default=100.0, help="weight of L1; 0 = cGAN only")
+    g.add_argument("--lambda_L1", type=float, default=MODEL["lambda_L1"],
+                   help="weight of L1; 0 = cGAN only")
     g.add_argument("--unconditional_D", action="store_true",
                    help="D sees only the output, not the input (the paper's ablation)")
-    g.add_argument("--lr", type=float, default=0.0002)
-    g.add_argument("--beta1", type=float, default=0.5)
+    g.add_argument("--lr", type=float, default=MODEL["lr"])
+    g.add_argument("--beta1", type=float, default=MODEL["beta1"])
     g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial lr")
     g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to 0")
     g.add_argument("--batch_size", type=int, default=1)
@@ -131,7 +141,7 @@ def resolve_preset(parser, argv=None):
 def validate(opt):
     """Refuse impossible combinations up front, each with the fix."""
     errors = []
-    mode = getattr(opt, "preprocess", "resize_and_crop")
+    mode = opt.preprocess
     cropping = mode.endswith("crop")
     if opt.crop_size > opt.load_size and mode in ("resize_and_crop", "scale_width_and_crop"):
         errors.append(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
@@ -146,7 +156,7 @@ def validate(opt):
         errors.append(str(e))
     if opt.device not in ("cpu", "cuda"):
         errors.append(f"--device {opt.device!r} is unknown: use cpu or cuda")
-    if getattr(opt, "gan_mode", None) == "none" and getattr(opt, "lambda_L1", 1) <= 0:
+    if getattr(opt, "gan_mode", None) == "none" and opt.lambda_L1 <= 0:  # training only
         errors.append("--gan_mode none with --lambda_L1 0 leaves nothing to train")
     if opt.netD == "n_layers" and not 1 <= opt.n_layers_D <= 5:
         errors.append(f"--n_layers_D must be 1..5, got {opt.n_layers_D}")
@@ -181,19 +191,17 @@ def range_errors(opt):
             allowed = (f"> {low}" if name == "lr" else f">= {low}") + (
                 "" if high is None else f" and {'<' if excluded else '<='} {high}")
             errors.append(f"--{name} must be {allowed}, got {value}")
-    if getattr(opt, "n_epochs", 1) + getattr(opt, "n_epochs_decay", 1) < 1:
+    if hasattr(opt, "n_epochs") and opt.n_epochs + opt.n_epochs_decay < 1:  # training
         errors.append("--n_epochs + --n_epochs_decay must be at least 1: nothing to train")
     return errors
 
 
 def model_kwargs(opt):
-    """The Pix2Pix constructor's arguments from parsed options."""
+    """The Pix2Pix constructor's arguments from parsed training options."""
     return dict(netG=opt.netG, netD=opt.netD, n_layers_D=opt.n_layers_D, ngf=opt.ngf,
                 ndf=opt.ndf, norm=opt.norm, no_dropout=opt.no_dropout,
                 dropout_placement=opt.dropout_placement, no_skips=opt.no_skips,
-                gan_mode=getattr(opt, "gan_mode", "vanilla"),
-                lambda_L1=getattr(opt, "lambda_L1", 100.0),
-                conditional_D=not getattr(opt, "unconditional_D", False),
-                lr=getattr(opt, "lr", 2e-4), beta1=getattr(opt, "beta1", 0.5),
+                gan_mode=opt.gan_mode, lambda_L1=opt.lambda_L1,
+                conditional_D=not opt.unconditional_D, lr=opt.lr, beta1=opt.beta1,
                 input_nc=opt.input_nc, output_nc=opt.output_nc, seed=opt.seed,
-                device=opt.device)
+                device=opt.device, init_type=opt.init_type, init_gain=opt.init_gain)

@@ -10,6 +10,7 @@ from pix2pix.data.datasets import MODES as DATASET_MODES
 from pix2pix.data.preprocess import MODES as PREPROCESS_MODES
 from pix2pix.data.published import DIRECTIONS
 from pix2pix.models import INIT_TYPES
+from pix2pix.models.pix2pix_model import PIX2PIX_DEFAULTS as MODEL
 
 LR_POLICIES = ("linear", "step", "plateau", "cosine")
 MODELS = ("pix2pix", "colorization", "test")
@@ -37,8 +38,9 @@ def add_port_common_options(p):
                    help="how each half is resized and cropped (the port's meanings)")
     g.add_argument("--gpu_ids", default=None, help="-1 = cpu, 0 = cuda (one device per run; "
                    "default: --device)")
-    g.add_argument("--init_type", default="normal", choices=INIT_TYPES)
-    g.add_argument("--init_gain", type=float, default=0.02, help="std of normal; gain of "
+    g.add_argument("--init_type", default=MODEL["init_type"], choices=INIT_TYPES)
+    g.add_argument("--init_gain", type=float, default=MODEL["init_gain"],
+                   help="std of normal; gain of "
                    "xavier and orthogonal")
     g.add_argument("--serial_batches", action="store_true", help="images in order, no shuffle")
     g.add_argument("--num_threads", type=int, default=4, help="0 = load data in the main "

@@ -30,7 +30,6 @@ from pix2pix.files.checkpoint import (
     save_checkpoint,
     snapshot_path,
 )
-from pix2pix.models import reinit_networks
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
 from pix2pix.options.common import model_kwargs, parse_train_options
 from pix2pix.options.port import default_direction
@@ -129,8 +128,6 @@ class Trainer:
         self.loader = DataLoader(self.dataset, opt.batch_size, shuffle=not opt.serial_batches,
                                  seed=opt.seed, prefetch=opt.num_threads > 0)
         self.model = Pix2Pix(**model_kwargs(opt))
-        if (opt.init_type, opt.init_gain) != ("normal", 0.02):
-            reinit_networks(self.model.networks(), opt.init_type, opt.init_gain, opt.seed)
         print(describe_networks(self.model, opt.verbose))
         self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
         self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay

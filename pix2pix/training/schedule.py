@@ -38,7 +38,7 @@ def plateau_factor(epoch_means, factor=0.2, patience=5, threshold=0.01):
 
 def lr_factor_for(opt, epoch, epoch_means=()):
     """The factor of --lr for ``epoch`` under opt.lr_policy."""
-    policy = getattr(opt, "lr_policy", "linear")
+    policy = opt.lr_policy
     if policy == "linear":
         return linear_factor(epoch, opt.n_epochs, opt.n_epochs_decay)
     if policy == "step":

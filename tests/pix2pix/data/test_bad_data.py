@@ -1,6 +1,11 @@
-"""Robustness to bad dataset folders: every file is either converted to RGB or reported."""
+"""Bad data: every file of a dataset folder is either converted to RGB or reported, and
+training and the test command stop (or skip, with --skip_bad_files) before any work,
+naming each bad file and the fix.
+"""
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -9,7 +14,20 @@ from PIL import Image, ImageFile
 
 from pix2pix.data.datasets import AlignedDataset
 from pix2pix.data.images import DataError, load_ab_image, scan_dataset
-from pix2pix.data.synthetic import make_ab_image
+from pix2pix.data.synthetic import make_ab_image, save_synthetic
+from pix2pix.evaluation import evaluate
+from pix2pix.files.checkpoint import read_checkpoint
+from tests.paths import REPO
+from tests.pix2pix.robustness import (
+    TINY,
+    log_iters,
+    png_claiming,
+    train,
+    write_inputs,
+)
+
+pytestmark = pytest.mark.usefixtures("no_loss_plots")
+
 
 H = 32  # every good image is (2H x H)
 
@@ -24,7 +42,6 @@ def jpeg_bytes(img, **kw):
     return buf.getvalue()
 
 
-# name -> writer(path); converted files must load as RGB, bad files must be reported.
 def write_good(path):
     make_ab_image(0, size=H).save(path, quality=95)
 
@@ -85,7 +102,8 @@ def write_bomb(path):
 
 CONVERTED = {"good.jpg": write_good, "gray.png": write_gray, "la.png": write_la,
              "rgba.png": write_rgba, "palette.png": write_palette, "sixteen.png": write_16bit}
-# name -> (writer, words the reason must contain)
+
+
 BAD = {
     "truncated.jpg": (write_truncated, "truncated"),
     "zero.jpg": (write_empty, "0 bytes"),
@@ -187,3 +205,73 @@ def test_only_bad_files_with_skip_is_still_an_error(tmp_path, capsys):
     with pytest.raises(DataError, match="no readable"):
         scan_dataset(tmp_path, "train", skip_bad_files=True)
 
+
+# --- training on a bad folder -------------------------------------------------------------
+
+def test_missing_dataroot_names_the_folder_and_the_download(tmp_path):
+    missing = tmp_path / "facades"
+    run = subprocess.run([sys.executable, "train.py", *TINY, "--dataroot", str(missing),
+                          "--checkpoints_dir", str(tmp_path / "ck")],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert str(missing / "train") in run.stderr
+    assert "python -m pix2pix.download facades" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "ck").exists()
+
+
+def write_bad_files(folder):
+    """Next to good pairs: an image 1 pixel wide (no A|B to split) and a JPEG cut in half."""
+    Image.fromarray(np.zeros((32, 1, 3), np.uint8)).save(folder / "thin.png")
+    make_ab_image(5, size=32).save(folder / "cut.jpg", quality=90)
+    data = (folder / "cut.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(data[:len(data) // 2])
+
+
+def test_bad_images_stop_training_before_it_starts(tmp_path, capsys):
+    save_synthetic(tmp_path / "data" / "train", n=3, size=32)
+    write_bad_files(tmp_path / "data" / "train")
+    assert train(tmp_path / "ck", dataroot=tmp_path / "data") == 2
+    err = capsys.readouterr().err
+    assert "thin.png" in err and "too narrow to split" in err
+    assert "cut.jpg" in err and "truncated" in err
+    assert "--skip_bad_files" in err
+    assert not (tmp_path / "ck").exists()  # nothing was trained or written
+
+
+def test_skip_bad_files_trains_without_them(tmp_path, capsys):
+    save_synthetic(tmp_path / "data" / "train", n=3, size=32)
+    write_bad_files(tmp_path / "data" / "train")
+    assert train(tmp_path / "ck", "--skip_bad_files", "--max_iters", "4",
+                 dataroot=tmp_path / "data") == 0
+    err = capsys.readouterr().err
+    assert "skipping 2 bad file(s)" in err and "thin.png" in err and "cut.jpg" in err
+    assert read_checkpoint(tmp_path / "ck" / "run" / "latest.npz")[0]["total_iters"] == 4
+    assert log_iters(tmp_path / "ck" / "run") == [1, 2, 3, 4]  # 3 good images per epoch
+
+
+def test_decompression_bomb_in_a_dataset_is_a_bad_file(tmp_path, capsys):
+    root = tmp_path / "data"
+    save_synthetic(root / "train", n=2, size=32)
+    save_synthetic(root / "val", n=1, size=32)
+    (root / "train" / "bomb.png").write_bytes(png_claiming(20000, 10000))
+    assert train(tmp_path, "--max_iters", "1", dataroot=root) == 2
+    err = capsys.readouterr().err
+    assert "bomb.png: too many pixels to decode safely" in err and "Traceback" not in err
+    assert train(tmp_path, "--max_iters", "1", "--skip_bad_files", dataroot=root) == 0
+
+
+# --- the test command on a bad input folder -----------------------------------------------
+
+def test_bad_files_in_input_dir_are_listed_or_skipped(tmp_path, capsys):
+    assert train(tmp_path, "--max_dataset_size", "2", "--max_iters", "1") == 0
+    folder = write_inputs(tmp_path / "in", bad=[("bomb.png", png_claiming(20000, 10000)),
+                                                ("cut.png", png_claiming(32, 32)[:40])])
+    args = ["--checkpoints_dir", str(tmp_path), "--name", "run", "--input_dir", str(folder),
+            "--results_dir", str(tmp_path / "results")]
+    assert evaluate.main(args) == 2
+    err = capsys.readouterr().err
+    assert "2 bad file(s)" in err and "bomb.png" in err and "cut.png" in err
+    assert evaluate.main(args + ["--skip_bad_files"]) == 0
+    images = list((tmp_path / "results").rglob("*_output.png"))
+    assert [p.name for p in images] == ["good_output.png"]

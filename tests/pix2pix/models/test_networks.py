@@ -4,6 +4,8 @@ Shapes at every level, parameter counts of the full-size networks (the PyTorch p
 numbers), where the biases, BatchNorms and dropouts are, receptive fields, the initial
 weights, and a float64 gradient check of each whole network.
 """
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -305,6 +307,31 @@ def test_init_weights_statistics():
     assert all(np.all(m.bias.data == 0) for m in D.modules()
                if isinstance(m, nn.Conv2d) and m.bias is not None)
 
+
+
+# sha256 of the float32 weights (state_dict in key order) of define_G("unet_32", 3, 3, 4,
+# seed=3) and define_D("basic", 6, 4, seed=3), saved from the code before --init_type was
+# passed into the builders (it then initialised twice): the default init must not move a bit.
+PAPER_INIT_SHA256 = {
+    "G": "0b1e8077898f8109cd023fa737bf978a7151f848285bcddad8ef1f9cc6a3a6e9",
+    "D": "7b8e4e8b5d91c6c2592d1ade559ffedf9a32d856abb4cc8e47c6cf20318358a2",
+}
+
+
+def _weights_sha256(net):
+    digest = hashlib.sha256()
+    for name, value in sorted(net.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(np.asarray(value, np.float32)).tobytes())
+    return digest.hexdigest()
+
+
+def test_default_init_is_bit_identical_to_the_saved_weights():
+    assert _weights_sha256(define_G("unet_32", 3, 3, 4, seed=3)) == PAPER_INIT_SHA256["G"]
+    assert _weights_sha256(define_D("basic", 6, 4, seed=3)) == PAPER_INIT_SHA256["D"]
+    model = Pix2Pix(netG="unet_32", ngf=4, ndf=4, seed=3)      # through the model, too
+    assert _weights_sha256(model.netG) == PAPER_INIT_SHA256["G"]
+    assert _weights_sha256(model.netD) == PAPER_INIT_SHA256["D"]
 
 def test_init_depends_on_seed_only():
     a, b, c = (define_G("unet_32", ngf=2, seed=s) for s in (0, 0, 1))

@@ -44,7 +44,24 @@ def test_patchgans_are_the_appendix_discriminators(netD, n_layers, spec):
 def test_unet_docstring_table_is_the_network_as_built():
     table = define_G("unet_256", 3, 3, 64, "batch", True).layer_table()
     assert table in inspect.cleandoc(UNet.__doc__)
-    assert "up 2   1024    512       8x8  batch      0.5       1024" in table
+    assert "up 2   1024    512       8x8     batch      0.5       1024" in table
+
+
+
+@pytest.mark.parametrize("norm", ["instance", "none"])
+def test_unet_table_names_the_norm_used(norm):
+    """Under --norm instance the table says instance where batch would be, under --norm
+    none it shows no norm at all; each row as the block holds it."""
+    G = define_G("unet_32", 3, 3, 4, norm, True)
+    rows = [line.split() for line in G.layer_table().splitlines()[1:]]
+    norms = [row[-3] for row in rows]
+    name = "instance" if norm == "instance" else "-"
+    expected = [name if block.norm is not None else "-" for block in [*G.down, *G.up, G.final]]
+    assert norms == expected
+    assert norms.count("instance") == (7 if norm == "instance" else 0)   # 3 down + 4 up
+    assert "batch" not in norms
+    kinds = {type(block.norm) for block in [*G.down, *G.up] if block.norm is not None}
+    assert kinds == ({nn.InstanceNorm2d} if norm == "instance" else set())
 
 
 def test_unet_table_is_what_a_forward_pass_gives():

@@ -162,19 +162,17 @@ def test_serial_batches_and_num_threads_reach_the_loader(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("init_type", ["xavier", "kaiming", "orthogonal"])
 def test_init_types_change_the_weights(tmp_path, init_type):
-    from pix2pix.models import define_G, reinit_networks
-    G = define_G("unet_32", ngf=4)
-    w = G.down[1].conv.weight                      # (8, 4, 4, 4): fan_in 64, fan_out 128
-    before = w.data.copy()
-    reinit_networks({"G": G}, init_type, 0.02, seed=0)
-    flat = w.data.reshape(8, -1)
+    from pix2pix.models import define_G
+    before = define_G("unet_32", ngf=4).down[1].conv.weight
+    w = define_G("unet_32", ngf=4, init_type=init_type).down[1].conv.weight  # (8, 4, 4, 4)
+    flat = w.data.reshape(8, -1)                   # fan_in 64, fan_out 128
     if init_type == "xavier":
         assert flat.std() == pytest.approx(0.02 * np.sqrt(2 / (64 + 128)), rel=0.15)
     elif init_type == "kaiming":
         assert flat.std() == pytest.approx(np.sqrt(2 / 64), rel=0.15)
     else:  # 8 orthogonal rows of length 64, times the gain
         np.testing.assert_allclose(flat @ flat.T, 0.02 ** 2 * np.eye(8), atol=1e-9)
-    assert not np.allclose(before, w.data)
+    assert not np.allclose(before.data, w.data)
 
 
 def test_verbose_prints_the_networks(tmp_path, capsys):
