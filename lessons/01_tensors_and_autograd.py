@@ -183,7 +183,7 @@ w.grad = None  # what zero_grad() does
 # %% [markdown]
 # ## 7. Deriving Mul's backward, with broadcasting
 #
-# Exercise 1.1 asks for ``Mul``. Derive its backward one step at a time; after each step
+# Exercise 1.1 asks for ``MulFunction``. Derive its backward one step at a time; after each step
 # a cell checks it numerically with centred differences, dL/da_k ~ (L(a + h e_k) -
 # L(a - h e_k)) / 2h (lesson 2 makes this check rigorous), which
 # ``lessons.common.numeric_grad(f, a)`` computes for every element k of a tiny array.
@@ -366,9 +366,10 @@ list_pictures()
 #
 # ## Exercises
 #
-# 1.1  ``Mul`` (y = a * b, with broadcasting): the backward derived in section 7.
+# 1.1  ``MulFunction`` (y = a * b, with broadcasting): the backward derived in section 7.
 #      Grade it:   python -m pytest --exercise 1.1
-# 1.2  The tape: the topological order and gradient accumulation of sections 3 and 4.
+# 1.2  The tape, ``backpropagate``: walk the topological order of section 3 (given:
+#      ``_topological_order``) backwards, accumulating gradients as in section 4.
 #      Grade it:   python -m pytest --exercise 1.2
 # 1.3  (no grader) Change ``backward_by_hand`` so that it also handles ``L = v * u``.
 #

@@ -24,7 +24,7 @@ import nn
 import nn.functional as F
 from lessons.common import FAST, list_pictures, save_figure
 from nn.gradcheck import GradcheckError
-from nn.ops.activations import LeakyReLU
+from nn.ops.activations import LeakyReLUFunction
 from nn.ops.batchnorm import _AXES, BatchNormFunction, _per_channel
 
 LESSON = "02_gradient_checking"
@@ -182,7 +182,7 @@ print(f"conv 4x4 s2: {report['checked']} elements checked, "
 # here leaky ReLU's backward forgets to scale the negative side by the slope.
 
 # %%
-class BrokenLeakyReLU(LeakyReLU):
+class BrokenLeakyReLU(LeakyReLUFunction):
     @staticmethod
     def backward(ctx, grad):
         (positive,) = ctx.saved

@@ -468,7 +468,8 @@ list_pictures()
 #
 # ## Exercises
 #
-# 3.1  ``im2col(x, kernel_size, stride, padding)`` (section 3).
+# 3.1  ``im2col_reference(x, kernel_size, stride, padding)`` (section 3; in your release
+#      the library's ``im2col`` is this function).
 #      Grade it:   python -m pytest --exercise 3.1
 # 3.2  ``Conv2dFunction``'s forward: im2col + one matmul + bias (section 6).
 #      Grade it:   python -m pytest --exercise 3.2

@@ -28,7 +28,7 @@ import numpy as np
 import nn
 import nn.functional as F
 from lessons.common import FAST, REPO, list_pictures, numeric_grad, save_figure
-from nn.ops.activations import Dropout
+from nn.ops.activations import DropoutFunction
 from pix2pix.data.images import load_ab_image
 from pix2pix.data.pairs import make_pair
 from pix2pix.data.synthetic import make_ab_image
@@ -128,7 +128,7 @@ same = [F.dropout(ones, 0.5, generator=np.random.default_rng(7)).data for _ in r
 print("same seed, same mask:", np.array_equal(*same))
 
 x = nn.Tensor(rng.uniform(1, 2, (2, 6)), requires_grad=True)      # (2, 6)
-y = Dropout.apply(x, p=0.5, generator=np.random.default_rng(3))   # (2, 6)
+y = DropoutFunction.apply(x, p=0.5, generator=np.random.default_rng(3))   # (2, 6)
 y.backward(np.ones(y.shape))
 print("output :", y.data[0].round(2), "\ngradient:", x.grad[0], "(2 where kept, 0 where dropped)")
 
@@ -147,7 +147,7 @@ print("output :", y.data[0].round(2), "\ngradient:", x.grad[0], "(2 where kept, 
 # %%
 xd = rng.uniform(1, 2, 6)                                             # (6,)
 gd = rng.standard_normal(6)                                           # dL/dy
-drop = lambda a: Dropout.apply(nn.Tensor(a), p=0.5,  # noqa: E731
+drop = lambda a: DropoutFunction.apply(nn.Tensor(a), p=0.5,  # noqa: E731
                                generator=np.random.default_rng(5)).data
 scaled_mask = drop(np.ones(6))                                        # m / (1 - p): 0 or 2
 num = numeric_grad(lambda a: (gd * drop(a)).sum(), xd)
@@ -166,7 +166,7 @@ print("E[y] for x = 3, three masks of 100000:", np.round(means, 3))
 #   grad * the saved mask. With p = 0 every element is kept and y = x.
 
 # %% [markdown]
-# ### Tanh and sigmoid (exercise 6.3)
+# ### Tanh and sigmoid (exercises 6.3 and 6.4)
 #
 # G's last layer is a tanh (outputs in [-1, 1], like the images), and D's logits go
 # through a sigmoid inside the BCE loss (lesson 9). Both derivatives can be written with
@@ -213,10 +213,14 @@ save_figure(fig, LESSON, "tanh_and_sigmoid")
 # Both derivatives vanish for large |x| (saturation: a tanh output at +-1 passes almost no
 # gradient), which is one reason pix2pix computes the GAN loss from logits (lesson 9).
 #
-# ### If you are stuck on exercise 6.3 (Tanh and Sigmoid)
+# ### If you are stuck on exercise 6.3 (tanh)
 #
-# - Hint 1: save the output y, not x: backward is grad * (1 - y * y) for tanh and
-#   grad * y * (1 - y) for sigmoid.
+# - Hint 1: save the output y, not x: the derivative of tanh is a function of y alone.
+# - Hint 2: backward is grad * (1 - y * y); ``xp.tanh`` itself does not overflow.
+#
+# ### If you are stuck on exercise 6.4 (sigmoid)
+#
+# - Hint 1: save the output y, not x: backward is grad * y * (1 - y).
 # - Hint 2: for large negative x, 1 / (1 + exp(-x)) overflows exp; compute sigmoid as
 #   exp(x) / (1 + exp(x)) where x < 0 (``nn.ops.activations.stable_sigmoid``).
 
@@ -340,13 +344,15 @@ list_pictures()
 #
 # ## Exercises
 #
-# 6.1  ``LeakyReLU`` (forward(ctx, x, negative_slope=0.01), backward), section 1.
+# 6.1  ``LeakyReLUFunction`` (forward(ctx, x, negative_slope=0.01), backward), section 1.
 #      Grade it:  python -m pytest --exercise 6.1
-# 6.2  ``Dropout`` (forward(ctx, x, p=0.5, generator=None), backward), section 2.
+# 6.2  ``DropoutFunction`` (forward(ctx, x, p=0.5, generator=None), backward), section 2.
 #      Grade it:  python -m pytest --exercise 6.2
-# 6.3  ``Tanh`` and ``Sigmoid``, section 2.
+# 6.3  ``TanhFunction``, section 2.
 #      Grade it:  python -m pytest --exercise 6.3
-# 6.4  (no grader) Build G with dropout_placement="pytorch" (Pix2Pix(...,
+# 6.4  ``SigmoidFunction``, section 2.
+#      Grade it:  python -m pytest --exercise 6.4
+# 6.5  (no grader) Build G with dropout_placement="pytorch" (Pix2Pix(...,
 #      dropout_placement="pytorch")) and compare its variance map with the paper's.
 #
 # Next: python lessons/06b_optimisation.py

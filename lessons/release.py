@@ -1,35 +1,67 @@
 """Write a student copy of this repository, with the exercised pieces of the library cut out.
 
-    python -m lessons.release DIR
+    python -m lessons.release DIR          the student copy
+    python -m lessons.release --stubs      rewrite the stubs in lessons/exercises/ from the
+                                           library (the in-repo workflow's copies)
+    python -m lessons.release --diff OLD NEW   what changed between two releases (a
+                                           mid-term fix: which files to send students)
+    python -m lessons.release --autograder OUT.zip
+                                           Gradescope's autograder: setup.sh, run_autograder
+                                           and this repository (the reference library and
+                                           the grader; see lessons/autograder.py)
 
-The library marks its own implementation of every exercise with nbgrader's markers::
+The library marks its own implementation of every exercise, one function or class, with
+nbgrader's markers (comments: they change nothing at run time)::
 
-    def forward(ctx, x):
-        ### BEGIN SOLUTION 6.1
+    ### BEGIN SOLUTION 6.1
+    class LeakyReLUFunction(Function):
+        '''Exercise 6.1 ... the whole contract: shapes, conventions, errors, graded.'''
         ...
-        ### END SOLUTION
+    ### END SOLUTION
 
-(comments: they change nothing at run time). In the copy, each marked region becomes
-``raise NotImplementedError("Exercise 6.1")`` at the same indentation; no marker and no
-solution line remains. The exercise stubs in lessons/exercises/ and the instructors' tests
-(the catalogue of wrong solutions) are left out, and the copy's registry is switched to
-release mode: ``python -m pytest --exercise N.M`` there grades the library itself, so each
-exercise fails until its hole is filled, and once every hole is filled ``python train.py``
-trains pix2pix on the student's own library.
+That object is the one source of the exercise. Its *stub* is generated from it: the same
+signatures and docstrings, every body replaced by ``raise NotImplementedError("Exercise
+6.1")`` (``stub_of``). The student copy has the stub where the solution was; the stubs in
+lessons/exercises/ are the same text (tests/lessons/test_exercise_stubs.py checks it).
+
+Where the library runs a faster form of an exercise (``im2col`` beside the textbook
+``im2col_reference``, Adam's in-place update beside ``adam_step_reference``), the fast form
+is marked too::
+
+    ### BEGIN FAST 3.1: im2col = im2col_reference
+    def im2col(...): ...
+    ### END FAST
+
+and the copy replaces it by the statement after the colon, so that it runs the student's
+function instead. Once every hole is filled, ``python train.py`` trains pix2pix on the
+student's own code. The exercise stubs and the instructors' tests (the catalogue of wrong
+solutions) are left out, and the copy's registry is switched to release mode:
+``python -m pytest --exercise N.M`` there grades the library itself.
 """
 import argparse
+import ast
 import re
 import shutil
 import subprocess
 import sys
+import textwrap
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION (?P<id>\d+b?\.\d+)[ \t]*$")
+EXERCISE_ID = r"\d+b?\.\d+"
+BEGIN = re.compile(rf"^(?P<indent>[ \t]*)### BEGIN SOLUTION (?P<id>{EXERCISE_ID})[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
+FAST_BEGIN = re.compile(rf"^(?P<indent>[ \t]*)### BEGIN FAST (?P<id>{EXERCISE_ID}): "
+                        r"(?P<route>\S.*?)[ \t]*$")
+FAST_END = re.compile(r"^[ \t]*### END FAST[ \t]*$")
 # Instructors' material: not part of a student copy (the stubs are not needed there).
 LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/graders/test_graders_reject",
-            "tests/lessons/test_release.py", "tests/lessons/test_exercise_stubs.py", "lessons/release.py")
+            "tests/lessons/test_release.py", "tests/lessons/test_exercise_stubs.py",
+            "tests/lessons/test_autograder.py", "lessons/release.py", "lessons/autograder.py",
+            "lessons/gradescope/", "lessons/STUDENT_README.md")
+STUDENT_README = "lessons/STUDENT_README.md"      # the release's README.md
+GRADESCOPE = "lessons/gradescope"     # setup.sh and run_autograder, at the zip's top
 # Where the library's marked solutions live.
 LIBRARY = ("nn/", "pix2pix/")
 RELEASE_FLAG = "lessons/exercises/RELEASE"
@@ -39,39 +71,132 @@ class MarkerError(ValueError):
     pass
 
 
-def strip_solutions(text, where="<text>"):
-    """(text with every marked region replaced by a NotImplementedError, exercise ids)."""
-    out, ids, open_id = [], [], None
+def _docstring(node):
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+            and isinstance(first.value.value, str):
+        return first
+    return None
+
+
+def _stub_lines(node, lines, exercise_id):
+    """Source lines of ``node`` (a def or class) with every function body replaced."""
+    start = (node.decorator_list[0] if node.decorator_list else node).lineno
+    first = node.body[0]
+    if first.lineno == node.lineno:
+        raise MarkerError(f"exercise {exercise_id}: {node.name}'s body starts on its def line")
+    out = lines[start - 1:first.lineno - 1]                 # decorators and the signature
+    doc = _docstring(node)
+    if doc is not None:
+        out += lines[doc.lineno - 1:doc.end_lineno]
+    rest = node.body[1:] if doc is not None else node.body
+    if isinstance(node, ast.ClassDef):
+        for statement in rest:
+            if isinstance(statement, ast.FunctionDef):
+                out += ["\n"] + _stub_lines(statement, lines, exercise_id)
+            else:                                           # class attributes stay
+                out += lines[statement.lineno - 1:statement.end_lineno]
+    else:
+        indent = re.match(r"[ \t]*", lines[first.lineno - 1]).group()
+        out.append(f'{indent}raise NotImplementedError("Exercise {exercise_id}")\n')
+    return out
+
+
+def stub_of(source, exercise_id):
+    """The stub of a solution (the text of one def or class, at any indentation)."""
+    source = textwrap.dedent(source)
+    body = ast.parse(source).body
+    if len(body) != 1 or not isinstance(body[0], (ast.FunctionDef, ast.ClassDef)):
+        raise MarkerError(f"exercise {exercise_id}: a solution region must hold exactly one "
+                          f"function or class")
+    return "".join(_stub_lines(body[0], source.splitlines(keepends=True), exercise_id))
+
+
+def _indented(text, indent):
+    return "".join(indent + line if line.strip() else line
+                   for line in text.splitlines(keepends=True))
+
+
+def _regions(text, where):
+    """[(kind, begin match, region text, line number)] and the lines outside regions."""
+    out, open_region = [], None
     for number, line in enumerate(text.splitlines(keepends=True), 1):
-        begin = BEGIN.match(line)
+        begin = BEGIN.match(line) or FAST_BEGIN.match(line)
         if begin:
-            if open_id is not None:
-                raise MarkerError(f"{where}:{number}: BEGIN SOLUTION inside exercise {open_id}")
-            open_id = begin["id"]
-            ids.append(open_id)
-            out.append(f'{begin["indent"]}raise NotImplementedError("Exercise {open_id}")\n')
-        elif END.match(line):
-            if open_id is None:
-                raise MarkerError(f"{where}:{number}: END SOLUTION without BEGIN")
-            open_id = None
-        elif "SOLUTION" in line and "###" in line:
+            if open_region is not None:
+                raise MarkerError(f"{where}:{number}: BEGIN inside exercise {open_region[1]['id']}")
+            open_region = ["fast" if "route" in begin.groupdict() else "solution", begin, [],
+                           number]
+        elif END.match(line) or FAST_END.match(line):
+            kind = "solution" if END.match(line) else "fast"
+            if open_region is None or open_region[0] != kind:
+                raise MarkerError(f"{where}:{number}: {line.strip()} without its BEGIN")
+            out.append(tuple(open_region[:2]) + ("".join(open_region[2]), open_region[3]))
+            open_region = None
+        elif "###" in line and ("SOLUTION" in line or "FAST" in line):
             raise MarkerError(f"{where}:{number}: malformed marker: {line.strip()}")
-        elif open_id is None:
+        elif open_region is not None:
+            open_region[2].append(line)
+        else:
             out.append(line)
-    if open_id is not None:
-        raise MarkerError(f"{where}: exercise {open_id} has no END SOLUTION")
+    if open_region is not None:
+        raise MarkerError(f"{where}: exercise {open_region[1]['id']} has no END")
+    return out
+
+
+def strip_solutions(text, where="<text>", filled=False):
+    """(text with every solution replaced by its stub, exercise ids).
+
+    Fast forms are replaced by their route to the exercise. filled=True keeps the solutions
+    (a copy whose holes a student filled with the library's code: for tests).
+    """
+    out, ids = [], []
+    for piece in _regions(text, where):
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        kind, begin, region, _ = piece
+        indent = begin["indent"]
+        if kind == "fast":
+            out.append(f"{indent}{begin['route']}  # the student's exercise {begin['id']}\n")
+            continue
+        ids.append(begin["id"])
+        out.append(region if filled else _indented(stub_of(region, begin["id"]), indent))
     return "".join(out), ids
 
 
+def solution_sources(repo=REPO):
+    """{exercise id: (library file, solution text)}; each id marks one region only."""
+    found = {}
+    for rel in tracked_files(repo):
+        if not (rel.endswith(".py") and rel.startswith(LIBRARY)):
+            continue
+        for piece in _regions((repo / rel).read_text(), rel):
+            if not isinstance(piece, str) and piece[0] == "solution":
+                exercise_id = piece[1]["id"]
+                if exercise_id in found:
+                    raise MarkerError(f"exercise {exercise_id} is marked twice: "
+                                      f"{found[exercise_id][0]} and {rel}")
+                found[exercise_id] = (rel, piece[2])
+    return found
+
+
 def tracked_files(repo=REPO):
-    """The repository's files as git knows them (tracked, and untracked but not ignored)."""
+    """The repository's files as git knows them (tracked, and untracked but not ignored);
+    outside a git checkout (the autograder's unpacked copy) every file."""
+    if not (repo / ".git").exists():
+        return sorted(str(p.relative_to(repo)) for p in repo.rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts)
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
                             cwd=repo, capture_output=True, text=True, check=True).stdout
     return [p for p in listed.splitlines() if (repo / p).is_file()]
 
 
-def make_release(dest, repo=REPO):
-    """Write the student copy into ``dest`` (which must not exist); returns {id: [files]}."""
+def make_release(dest, repo=REPO, filled=False):
+    """Write the student copy into ``dest`` (which must not exist); returns {id: [files]}.
+
+    filled=True: the copy a student who solved everything would have (for tests).
+    """
     dest = Path(dest)
     if dest.exists():
         raise FileExistsError(f"{dest} exists: choose a new folder for the release")
@@ -82,30 +207,144 @@ def make_release(dest, repo=REPO):
         source, target = repo / rel, dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".py") and rel.startswith(LIBRARY):
-            text, ids = strip_solutions(source.read_text(), rel)
+            text, ids = strip_solutions(source.read_text(), rel, filled)
             target.write_text(text)
             for exercise_id in ids:
                 holes.setdefault(exercise_id, []).append(rel)
         else:
             shutil.copy2(source, target)
+    shutil.copy2(repo / STUDENT_README, dest / "README.md")
     (dest / RELEASE_FLAG).write_text("This is a student release: the exercises grade the "
-                                     "library itself (see lessons/exercises/__init__.py).\n")
+                                     "library itself (see lessons/exercises/__init__.py).\n"
+                                     f"Built from commit {_commit(repo)}.\n")
     return holes
+
+
+def _commit(repo):
+    """The commit the release is built from (with "+changes" when the tree differs)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                          text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True,
+                           text=True).stdout.strip()
+    return head + (" +changes" if dirty else "")
+
+
+def _top_level_span(tree, name):
+    """(first line, last line) of the top-level def or class ``name`` (decorators included)."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            start = (node.decorator_list[0] if node.decorator_list else node).lineno
+            return start, node.end_lineno
+    return None
+
+
+def expected_stubs(repo=REPO):
+    """{stub file: its text as the generator makes it}, for every exercise."""
+    from lessons.exercises import EXERCISES
+    sources = solution_sources(repo)
+    texts = {}
+    for exercise_id, exercise in EXERCISES.items():
+        module, name = exercise.student.split(":")
+        path = repo / (module.replace(".", "/") + ".py")
+        current = texts.get(path) or path.read_text()
+        stub = stub_of(sources[exercise_id][1], exercise_id)
+        span = _top_level_span(ast.parse(current), name)
+        if span is None:
+            raise MarkerError(f"{path} has no top-level {name}: add one to regenerate")
+        lines = current.splitlines(keepends=True)
+        texts[path] = "".join(lines[:span[0] - 1]) + stub + "".join(lines[span[1]:])
+    return texts
+
+
+def write_stubs(repo=REPO):
+    """Rewrite every stub in lessons/exercises/ from the library; returns the files changed."""
+    changed = []
+    for path, text in expected_stubs(repo).items():
+        if path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+def make_autograder(out_zip, repo=REPO):
+    """Gradescope's autograder zip: the repository as it is (solutions included: it never
+    reaches students) with setup.sh and run_autograder at the top. Returns the file count."""
+    out_zip = Path(out_zip)
+    if out_zip.exists():
+        raise FileExistsError(f"{out_zip} exists: choose a new file for the autograder")
+    files = [rel for rel in tracked_files(repo) if not rel.startswith("datasets/")]
+    with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel in files:
+            archive.write(repo / rel, rel)
+        for name in ("setup.sh", "run_autograder"):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o755 << 16            # executable, as Gradescope needs
+            archive.writestr(info, (repo / GRADESCOPE / name).read_text())
+    return len(files) + 2
+
+
+def release_diff(old, new):
+    """Lines saying which files a newer release adds, removes or changes, after the
+    commits both were built from."""
+    old, new = Path(old), Path(new)
+    for folder in (old, new):
+        if not (folder / RELEASE_FLAG).is_file():
+            raise FileNotFoundError(f"{folder} is not a student release (no {RELEASE_FLAG})")
+
+    def files(folder):
+        return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+    before, after = files(old), files(new)
+    lines = [f"old: {(old / RELEASE_FLAG).read_text().splitlines()[-1]}",
+             f"new: {(new / RELEASE_FLAG).read_text().splitlines()[-1]}"]
+    for rel in sorted(set(before) | set(after)):
+        if rel == RELEASE_FLAG:
+            continue
+        if rel not in before:
+            lines.append(f"added    {rel}")
+        elif rel not in after:
+            lines.append(f"removed  {rel}")
+        elif before[rel] != after[rel]:
+            lines.append(f"changed  {rel}")
+    return lines
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lessons.release",
                                      description="write a student copy without solutions")
-    parser.add_argument("dest", help="new folder for the student copy")
+    parser.add_argument("dest", nargs="?", help="new folder for the student copy")
+    parser.add_argument("--stubs", action="store_true",
+                        help="rewrite the stubs in lessons/exercises/ from the library")
+    parser.add_argument("--autograder", metavar="OUT.zip",
+                        help="write Gradescope's autograder zip")
+    parser.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"),
+                        help="list what changed between two releases")
     args = parser.parse_args(argv)
+    if sum((args.stubs, bool(args.dest), bool(args.autograder), bool(args.diff))) != 1:
+        parser.error("give one of DEST (a new folder), --stubs, --autograder OUT.zip or "
+                     "--diff OLD NEW")
     try:
+        if args.diff:
+            print("\n".join(release_diff(*args.diff)))
+            return
+        if args.autograder:
+            count = make_autograder(args.autograder)
+            print(f"wrote {args.autograder} ({count} files): upload it as the assignment's "
+                  f"autograder on Gradescope")
+            return
+        if args.stubs:
+            changed = write_stubs()
+            print(f"{len(changed)} stub files rewritten" +
+                  "".join(f"\n  {p.relative_to(REPO)}" for p in changed))
+            return
         holes = make_release(args.dest)
-    except (MarkerError, FileExistsError) as e:
+    except (MarkerError, FileExistsError, FileNotFoundError) as e:
         sys.exit(f"release: {e}")
     print(f"wrote a student release to {args.dest}: {len(holes)} exercises cut out")
     for exercise_id, files in sorted(holes.items()):
         print(f"  {exercise_id:5s} {', '.join(sorted(set(files)))}")
-    print(f"grade with:  cd {args.dest} && pip install -e . && python -m pytest --exercise all")
+    print(f"grade with:  cd {args.dest} && pip install -e '.[test]' && "
+          f"python -m pytest --exercise all")
 
 
 if __name__ == "__main__":

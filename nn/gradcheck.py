@@ -13,14 +13,20 @@ class GradcheckError(AssertionError):
     pass
 
 
+### BEGIN SOLUTION 2.1
 def numerical_gradient(f, x, positions, eps=1e-6):
-    """Centered differences: [(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for i in positions].
+    """Exercise 2.1 (lesson 2, section 1). The derivative of f with respect to chosen
+    elements of x, by centered differences (``gradcheck`` compares it with every backward).
 
-    f: a function of no arguments returning a float, that reads the 1-D array ``x``
-    (perturbed in place, and restored exactly); positions: indices into x.
-    Returns a float64 NumPy array, one entry per position. Error O(eps^2) (lesson 2).
+    f: a function of no arguments returning a Python float; it reads the 1-D float64 array
+        x, so changing x[i] in place changes f().
+    x: the 1-D array to perturb; positions: a sequence of indices into x; eps: the step.
+    Returns a float64 NumPy array with one entry per position: the estimate of
+    df/dx[i] whose error shrinks like eps**2.
+    When it returns, x must hold exactly its original values (bit for bit).
+    Graded: values on functions with known derivatives, the eps**2 error, x restored,
+    only the chosen positions evaluated.
     """
-    ### BEGIN SOLUTION 2.1
     out = np.empty(len(positions))
     for n, pos in enumerate(positions):
         original = x[pos].item()
@@ -31,7 +37,7 @@ def numerical_gradient(f, x, positions, eps=1e-6):
         x[pos] = original
         out[n] = (plus - minus) / (2 * eps)
     return out
-    ### END SOLUTION
+### END SOLUTION
 
 
 def gradcheck(fn, inputs, eps=1e-6, tol=1e-5, seed=0, raise_on_failure=True, max_elements=None):

@@ -62,15 +62,22 @@ class SGD(Optimizer):
             p.data -= self.lr * update
 
 
+### BEGIN SOLUTION 6b.1
 def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999),
                         eps=1e-8):
-    """One Adam step (Kingma & Ba, Algorithm 1) on plain arrays, the textbook way.
+    """Exercise 6b.1 (lesson 6b, sections 4 and 5). One Adam step (Kingma & Ba 2015,
+    Algorithm 1) on plain arrays, as torch.optim.Adam computes it, the textbook way
+    (``Adam`` computes the same numbers in place, tested equal; in a student release
+    ``Adam`` calls this function).
 
-    param, grad, exp_avg (m), exp_avg_sq (v): arrays of one shape; step: t = 1, 2, ...
-    Returns the new (param, exp_avg, exp_avg_sq); nothing is changed in place.
-    ``Adam.step`` computes the same numbers without allocating (tested equal).
+    param, grad, exp_avg (the running mean of the gradient, m), exp_avg_sq (the running
+    mean of its square, v): arrays of one shape, float32 or float64. step: t = 1 for the
+    first update, 2 for the second, ... (m and v start at zero). betas = (beta1, beta2).
+    Returns the new (param, exp_avg, exp_avg_sq) as new arrays; the inputs are unchanged.
+    eps is added to the square root of the corrected second moment (PyTorch's place).
+    Graded: several steps against torch's numbers, the first step's size, bias correction,
+    inputs left unchanged, float32 kept float32, betas (0.5, 0.999) as pix2pix uses.
     """
-    ### BEGIN SOLUTION 6b.1
     xp = get_array_module(param)
     b1, b2 = betas
     m = b1 * exp_avg + (1 - b1) * grad              # running mean of the gradient
@@ -78,7 +85,7 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
     m_hat = m / (1 - b1 ** step)                    # bias correction: m and v start at 0
     v_hat = v / (1 - b2 ** step)
     return param - lr * m_hat / (xp.sqrt(v_hat) + eps), m, v
-    ### END SOLUTION
+### END SOLUTION
 
 
 class Adam(Optimizer):
@@ -101,6 +108,31 @@ class Adam(Optimizer):
     @no_grad()
     def step(self):
         self.step_count += 1
+        groups = self._groups()
+        if len(groups) == 1:
+            self._update(groups[0])
+        else:
+            # On the CPU NumPy releases the GIL inside its loops, so a few threads update
+            # disjoint sets of parameters at the same time (like torch's multi-threaded Adam).
+            list(self._pool.map(self._update, groups))
+
+    def _update_with_adam_step(self, group):
+        """The same update through ``adam_step_reference`` (new arrays, copied back in
+        place): what a student release runs, so that training uses exercise 6b.1."""
+        for i in group[0]:
+            p, m, v = self.params[i], self.exp_avg[i], self.exp_avg_sq[i]
+            if p.grad is None:
+                continue
+            new_p, new_m, new_v = adam_step_reference(p.data, p.grad, m, v, self.step_count,
+                                                      self.lr, self.betas, self.eps)
+            p.data[...], m[...], v[...] = new_p, new_m, new_v
+
+    ### BEGIN FAST 6b.1: _update = _update_with_adam_step
+    def _update(self, group):
+        """Adam for the parameters in ``group`` (indices), with that group's scratch buffer.
+
+        Every update goes into existing arrays (out=, in place): no allocation per step.
+        """
         b1, b2 = self.betas
         t = self.step_count
         step_size = self.lr / (1 - b1 ** t)
@@ -108,20 +140,6 @@ class Adam(Optimizer):
         # the denominator to save one pass over the parameters.
         denom_scale = 1 / ((1 - b2 ** t) ** 0.5 * step_size)
         denom_shift = self.eps / step_size
-        groups = self._groups()
-        if len(groups) == 1:
-            self._update(groups[0], b1, b2, denom_scale, denom_shift)
-        else:
-            # On the CPU NumPy releases the GIL inside its loops, so a few threads update
-            # disjoint sets of parameters at the same time (like torch's multi-threaded Adam).
-            list(self._pool.map(lambda group: self._update(group, b1, b2, denom_scale,
-                                                           denom_shift), groups))
-
-    def _update(self, group, b1, b2, denom_scale, denom_shift):
-        """Adam for the parameters in ``group`` (indices), with that group's scratch buffer.
-
-        Every update goes into existing arrays (out=, in place): no allocation per step.
-        """
         indices, buffer = group
         for i in indices:
             p, m, v = self.params[i], self.exp_avg[i], self.exp_avg_sq[i]
@@ -142,6 +160,7 @@ class Adam(Optimizer):
             tmp += denom_shift
             xp.divide(m, tmp, out=tmp)
             p.data -= tmp                             # in place: p.data keeps its identity
+    ### END FAST
 
     def _groups(self):
         """Parameters split into one group per CPU core (one group on a GPU), balanced by

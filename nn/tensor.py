@@ -230,7 +230,6 @@ def _topological_order(root):
     (A pix2pix step is shallower: G's loss through unet_256 and the 70x70 PatchGAN is 71
     ops deep, 128 nodes.)
     """
-    ### BEGIN SOLUTION 1.2
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -246,18 +245,30 @@ def _topological_order(root):
             if parent is not None and parent.requires_grad and id(parent) not in visited:
                 stack.append((parent, False))
     return order
-    ### END SOLUTION
 
 
+### BEGIN SOLUTION 1.2
 def backpropagate(root, grad, retain_graph=False):
-    """The tape: push ``grad`` = d(loss)/d(root) back through the graph, every node after
-    all the nodes that use it, and accumulate into ``leaf.grad`` (+=, never overwritten:
-    a tensor used twice receives the sum of both gradients).
+    """Exercise 1.2 (lesson 1, sections 3, 4 and 6). The tape behind ``Tensor.backward``.
 
-    root: a Tensor that requires grad; grad: an array of root's shape.
-    retain_graph=False frees each node's saved arrays once used.
+    root: the Tensor backward starts from (it requires grad); grad: d(loss)/d(root), an
+    array of root's shape. Every tensor made by an op has ``_op`` (its Function class),
+    ``_ctx`` (the Context its forward filled) and ``_parents`` (its inputs, None for a
+    non-tensor argument); a leaf has ``_op`` None.
+
+    Call each op's backward exactly once, after every op that used its output has passed
+    its gradient back: ``_topological_order(root)`` (given) lists the nodes, each after its
+    inputs. Give each leaf that requires grad the gradient of the loss with respect to it
+    in ``leaf.grad``:
+      - a tensor used twice (the U-Net's skip, D on real and fake) receives the sum;
+      - a leaf that already has a .grad from an earlier backward keeps it, plus the new one;
+      - inputs that do not require grad, or whose gradient is None, get nothing;
+      - with retain_graph=False, set each op node's ``_ctx`` to None once used (frees its
+        saved arrays); a later backward through such a node raises RuntimeError.
+    It must work on deep graphs (thousands of ops in a row). Returns None.
+    Graded: gradients on a diamond graph, a tensor used twice, accumulation over two
+    backward calls, inputs without grad, the graph freed, a deep chain.
     """
-    ### BEGIN SOLUTION 1.2
     pending = {id(root): grad}  # gradients that reached a node, not yet pushed further
     for node in reversed(_topological_order(root)):
         g = pending.pop(id(node), None)
@@ -279,4 +290,4 @@ def backpropagate(root, grad, retain_graph=False):
             pending[key] = pg if key not in pending else pending[key] + pg
         if not retain_graph:
             node._ctx = None  # free saved activations as soon as they are used
-    ### END SOLUTION
+### END SOLUTION

@@ -11,11 +11,16 @@
 
 A graded test is marked ``@pytest.mark.exercise("5.1", "running variance")``: the exercise
 and, in words a student can act on, the property it checks ("{mode}" in the words is
-filled from the test's parameter of that name). Its ``implementation``
+filled from the test's parameter of that name). ``visibility="hidden"`` or
+``"after_due_date"`` in the marker puts the check in a separate Gradescope test with that
+visibility. Each check earns an equal share of the exercise's points
+(``lessons.exercises.POINTS``). Its ``implementation``
 fixture is the object under test: the library's, the student's stub with --exercise, or
 each wrong solution in turn with --wrong-solutions.
 """
 import json
+import signal
+import time
 from collections import defaultdict
 
 import pytest
@@ -34,6 +39,9 @@ def pytest_addoption(parser):
                     help="with --exercise: grade NAME in place of the stub of exercise ID: "
                          "'reference' (the library's solution) or a wrong solution from "
                          "tests/wrong_solutions/")
+    group.addoption("--check-timeout", type=float, default=None, metavar="SECONDS",
+                    help="with --exercise: a check running longer fails (the autograder's "
+                         "per-test limit)")
     group.addoption("--wrong-solutions", action="store_true",
                     help="run every exercise's grader on the reference and on each known "
                          "wrong solution (tests/wrong_solutions/): each must be rejected")
@@ -51,6 +59,10 @@ def property_of(item):
         return item.originalname
     params = item.callspec.params if hasattr(item, "callspec") else {}
     return marker.args[1].format(**params) if "{" in marker.args[1] else marker.args[1]
+
+
+def visibility_of(item):
+    return item.get_closest_marker("exercise").kwargs.get("visibility", "visible")
 
 
 def candidates(config):
@@ -116,14 +128,13 @@ def implementation(request):
     marker = request.node.get_closest_marker("exercise")
     if marker is None:
         raise RuntimeError('the implementation fixture needs @pytest.mark.exercise("N.M")')
-    exercise, name = marker.args[0], marker.kwargs.get("name")
+    exercise = marker.args[0]
     candidate = getattr(request, "param", None) or \
         candidates(request.config).get(exercise)
     if candidate not in (None, "reference"):
-        wrong = {w.__name__: w for w in _wrong(exercise)}[candidate]
-        return getattr(wrong, name) if name else wrong
+        return {w.__name__: w for w in _wrong(exercise)}[candidate]
     student = bool(request.config.getoption("--exercise")) and candidate is None
-    return exercises.load(exercise, student=student, name=name)
+    return exercises.load(exercise, student=student)
 
 
 class Grader:
@@ -135,6 +146,8 @@ class Grader:
         self.outcomes = defaultdict(list)    # (exercise, candidate) -> [(property, passed)]
         self.cupy_skipped = 0
         self.notes = {}                      # exercise -> "not written yet", ...
+        self.started = time.monotonic()
+        self.checks = defaultdict(list)      # exercise -> [(property, passed, visibility)]
 
     def pytest_collection_modifyitems(self, config, items):
         unknown = [c for c in self.chosen if c != "all" and c not in exercises.EXERCISES]
@@ -155,6 +168,24 @@ class Grader:
         items[:] = keep
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        """--check-timeout: an endless loop fails its check instead of hanging the run."""
+        limit = self.config.getoption("--check-timeout")
+        if not limit:
+            yield
+            return
+
+        def expired(signum, frame):
+            raise TimeoutError(f"the check ran longer than {limit:g} s (an endless loop?)")
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         """Code not written yet, or that does not import: one line, not a traceback."""
         report = (yield).get_result()
@@ -171,6 +202,8 @@ class Grader:
         self.notes.setdefault(exercise_of(item), note)
 
     def pytest_runtest_logreport(self, report):
+        if report.skipped:          # e.g. the torch check without torch: not a failure
+            return
         if report.when == "call" or report.outcome == "failed":
             item = self._items.get(report.nodeid)
             if item is None:
@@ -180,6 +213,9 @@ class Grader:
                 else "reference"
             key = (exercise_of(item), candidate)
             self.outcomes[key].append((property_of(item), report.passed))
+            if candidate == "reference":
+                self.checks[exercise_of(item)].append(
+                    (property_of(item), report.passed, visibility_of(item)))
 
     def pytest_collection_finish(self, session):
         self._items = {item.nodeid: item for item in session.items}
@@ -212,7 +248,7 @@ class Grader:
                 write(f"  reread: {exercises.EXERCISES[exercise].lesson}")
         path = self.config.getoption("--results")
         if path:
-            write_results(path, summary)
+            write_results(path, self.checks, time.monotonic() - self.started)
             write(f"wrote {path}")
 
     def _report_catalogue(self, write):
@@ -244,14 +280,36 @@ class Grader:
             session.exitstatus = 1 if problems else 0
 
 
-def write_results(path, summary):
-    """Gradescope's autograder results: one test per exercise, all or nothing."""
+def exercise_results(exercise, checks):
+    """Gradescope tests for one exercise: [(property, passed, visibility)] -> one test per
+    visibility, each check earning an equal share of the exercise's points."""
+    points = exercises.POINTS[exercise] / max(len(checks), 1)
     tests = []
-    for exercise, (failed, passed, count) in summary.items():
-        output = f"all {count} checks passed" if not failed else (
-            "failed: " + "; ".join(failed) + f". Reread {exercises.EXERCISES[exercise].lesson}.")
-        tests.append({"name": f"Exercise {exercise}", "score": 0.0 if failed else 1.0,
-                      "max_score": 1.0, "output": output})
-    results = {"score": sum(t["score"] for t in tests), "tests": tests}
+    for visibility in dict.fromkeys(v for _, _, v in checks):
+        mine = [(p, ok) for p, ok, v in checks if v == visibility]
+        failed = list(dict.fromkeys(p for p, ok in mine if not ok))
+        passed = sum(ok for _, ok in mine)
+        output = f"all {len(mine)} checks passed" if not failed else (
+            f"{passed}/{len(mine)} checks passed; failed: " + "; ".join(failed) +
+            f". Reread {exercises.EXERCISES[exercise].lesson}.")
+        name = f"Exercise {exercise}" + ("" if visibility == "visible" else f" ({visibility})")
+        tests.append({"name": name, "number": exercise, "score": round(points * passed, 4),
+                      "max_score": round(points * len(mine), 4), "output": output,
+                      "visibility": visibility, "status": "failed" if failed else "passed"})
+    return tests
+
+
+def results_document(tests, execution_time):
+    """Gradescope's results.json: the total, the tests, how long grading took."""
+    return {"score": round(sum(t["score"] for t in tests), 4), "tests": tests,
+            "execution_time": round(execution_time, 1), "visibility": "visible",
+            "stdout_visibility": "hidden"}
+
+
+def write_results(path, checks, execution_time):
+    """Gradescope's autograder results for the exercises graded (checks: exercise ->
+    [(property, passed, visibility)])."""
+    tests = [t for exercise in sorted(checks, key=list(exercises.EXERCISES).index)
+             for t in exercise_results(exercise, checks[exercise])]
     with open(path, "w") as f:
-        json.dump(results, f, indent=2)
+        json.dump(results_document(tests, execution_time), f, indent=2)

@@ -24,15 +24,25 @@ class Exercise(NamedTuple):
     lesson: str         # what to reread when it fails
 
 
+# Points per exercise (Gradescope's max_score), shared among its checks: each check that
+# passes earns its share. More for the pieces with more to derive (BatchNorm, the tape,
+# the convolutions) than for one-line ops.
+POINTS = {"1.1": 2, "1.2": 3, "2.1": 2, "3.1": 2, "3.2": 3, "3.3": 3, "4.1": 3, "5.1": 4,
+          "6.1": 1, "6.2": 2, "6.3": 1, "6.4": 1, "6b.1": 2, "7.1": 3, "8.1": 1, "9.1": 2,
+          "9.2": 1}
+
+
 EXERCISES = {
-    "1.1": Exercise("nn.ops.arithmetic:Mul", "lessons.exercises.ex01_autograd:Mul",
+    "1.1": Exercise("nn.ops.arithmetic:MulFunction",
+                    "lessons.exercises.ex01_autograd:MulFunction",
                     "lesson 1, section 7 (Mul's backward, with broadcasting)"),
     "1.2": Exercise("nn.tensor:backpropagate", "lessons.exercises.ex01_autograd:backpropagate",
                     "lesson 1, sections 3, 4 and 6 (the tape, accumulation)"),
     "2.1": Exercise("nn.gradcheck:numerical_gradient",
                     "lessons.exercises.ex02_gradcheck:numerical_gradient",
                     "lesson 2, section 1 (centered differences)"),
-    "3.1": Exercise("nn.ops.im2col:im2col_reference", "lessons.exercises.ex03_convolution:im2col",
+    "3.1": Exercise("nn.ops.im2col:im2col_reference",
+                    "lessons.exercises.ex03_convolution:im2col_reference",
                     "lesson 3, section 3 (im2col)"),
     "3.2": Exercise("nn.ops.conv:Conv2dFunction",
                     "lessons.exercises.ex03_convolution:Conv2dFunction",
@@ -46,23 +56,31 @@ EXERCISES = {
     "5.1": Exercise("nn.ops.batchnorm:BatchNormFunction",
                     "lessons.exercises.ex05_batchnorm:BatchNormFunction",
                     "lesson 5, sections 1, 1b and 2 (statistics, backward, running averages)"),
-    "6.1": Exercise("nn.ops.activations:LeakyReLU", "lessons.exercises.ex06_activations:LeakyReLU",
+    "6.1": Exercise("nn.ops.activations:LeakyReLUFunction",
+                    "lessons.exercises.ex06_activations:LeakyReLUFunction",
                     "lesson 6, section 1 (leaky ReLU)"),
-    "6.2": Exercise("nn.ops.activations:Dropout", "lessons.exercises.ex06_activations:Dropout",
+    "6.2": Exercise("nn.ops.activations:DropoutFunction",
+                    "lessons.exercises.ex06_activations:DropoutFunction",
                     "lesson 6, section 2 (dropout)"),
-    "6.3": Exercise("nn.ops.activations:Tanh", "lessons.exercises.ex06_activations:Tanh",
-                    "lesson 6, section 2 (tanh and sigmoid)"),
+    "6.3": Exercise("nn.ops.activations:TanhFunction",
+                    "lessons.exercises.ex06_activations:TanhFunction",
+                    "lesson 6, section 2 (tanh)"),
+    "6.4": Exercise("nn.ops.activations:SigmoidFunction",
+                    "lessons.exercises.ex06_activations:SigmoidFunction",
+                    "lesson 6, section 2 (sigmoid)"),
     "6b.1": Exercise("nn.optim:adam_step_reference",
-                     "lessons.exercises.ex06b_optimisation:adam_step",
+                     "lessons.exercises.ex06b_optimisation:adam_step_reference",
                      "lesson 6b, sections 4 and 5 (bias correction, Adam)"),
     "7.1": Exercise("pix2pix.models.unet:UNetUp", "lessons.exercises.ex07_unet:UNetUp",
                     "lesson 7, section 1 (the two blocks)"),
     "8.1": Exercise("pix2pix.models.patchgan:receptive_field",
                     "lessons.exercises.ex08_patchgan:receptive_field",
                     "lesson 8, section 1 (receptive fields)"),
-    "9.1": Exercise("nn.ops.losses:BCEWithLogits", "lessons.exercises.ex09_objective:BCEWithLogits",
+    "9.1": Exercise("nn.ops.losses:BCEWithLogitsFunction",
+                    "lessons.exercises.ex09_objective:BCEWithLogitsFunction",
                     "lesson 9, section 1b (BCE with logits)"),
-    "9.2": Exercise("nn.ops.losses:L1Loss", "lessons.exercises.ex09_objective:L1Loss",
+    "9.2": Exercise("nn.ops.losses:L1LossFunction",
+                    "lessons.exercises.ex09_objective:L1LossFunction",
                     "lesson 9, section 1c (the L1 loss)"),
 }
 
@@ -70,14 +88,11 @@ EXERCISES = {
 RELEASE = (Path(__file__).parent / "RELEASE").exists()
 
 
-def load(exercise_id, student=False, name=None):
-    """The reference object for an exercise, or the student's version of it.
-
-    name: another object of the same module (exercise 6.3 grades Tanh and Sigmoid).
-    """
+def load(exercise_id, student=False):
+    """The reference object for an exercise, or the student's version of it."""
     if exercise_id not in EXERCISES:
         raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(EXERCISES)}")
     where = EXERCISES[exercise_id].student if student and not RELEASE \
         else EXERCISES[exercise_id].reference
-    module_name, default = where.split(":")
-    return getattr(importlib.import_module(module_name), name or default)
+    module_name, name = where.split(":")
+    return getattr(importlib.import_module(module_name), name)

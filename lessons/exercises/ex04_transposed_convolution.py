@@ -10,7 +10,9 @@ from nn.tensor import Function
 
 
 class ConvTranspose2dFunction(Function):
-    """Exercise 4.1. The adjoint of Conv2d with the same weight (PyTorch's ConvTranspose2d).
+    """Exercise 4.1 (lesson 4, sections 4 and 5). The adjoint of Conv2d with the same weight
+    (PyTorch's ConvTranspose2d): a matmul gives every input pixel its weighted k x k
+    kernel, then col2im adds the overlaps.
 
     forward(ctx, x, weight, bias=None, stride=1, padding=0):
         x: (N, C_in, H, W), weight: (C_in, C_out, k, k) (PyTorch's layout for transposed
@@ -19,7 +21,9 @@ class ConvTranspose2dFunction(Function):
         every input pixel adds its value times the k x k kernel into the output, at stride
         ``stride``; then ``padding`` rows and columns are cut from each border.
     backward(ctx, grad): -> (grad_x, grad_weight, grad_bias, None, None), None where not
-        needed. Lesson 4, section 5 derives it from the adjoint identity.
+        needed. Section 5 derives it from the adjoint identity.
+    Write array code with ``xp = get_array_module(x)``; ``im2col`` and ``col2im`` are yours
+    to use.
     Graded: forward against the naive stamp loop, the adjoint identity with conv2d,
     every gradient (float64 gradcheck), odd sizes, no bias.
     """

@@ -9,7 +9,7 @@ from nn.tensor import Function
 
 
 class BatchNormFunction(Function):
-    """Exercise 5.1. Normalise each channel, then scale by gamma and shift by beta.
+    """Exercise 5.1 (lesson 5). Normalise each channel, then scale by gamma and shift by beta.
 
     forward(ctx, x, gamma, beta, running_mean=None, running_var=None, training=True,
             momentum=0.1, eps=1e-5):
@@ -20,11 +20,11 @@ class BatchNormFunction(Function):
         channel has fewer than 2 values. If running_mean is not None, update running_mean
         and running_var IN PLACE (the caller keeps these arrays), PyTorch's way:
         new = (1 - momentum) * old + momentum * batch statistic, with the UNBIASED
-        variance for running_var (lesson 5, section 2).
+        variance for running_var (section 2).
       training=False: mean and variance are running_mean and running_var; update nothing.
     backward(ctx, grad): grad = dL/dy -> (grad_x, grad_gamma, grad_beta, None, None), for
-        both modes. In training mode the batch statistics depend on x (lesson 5, section
-        1b derives the consequence).
+        both modes. In training mode the batch statistics depend on x (section 1b derives
+        the consequence).
     Graded: forward values in training and in eval mode, the running mean and variance,
     every gradient in both modes (float64, random upstream gradient), batch size 1,
     the error for one value per channel.

@@ -10,7 +10,11 @@ import nn.functional as F  # noqa: F401
 
 
 class UNetUp(nn.Module):
-    """Exercise 7.1. One decoder block of the appendix's U-Net (Ck or CDk, decoder side).
+    """Exercise 7.1 (lesson 7, section 1). One decoder block of the appendix's U-Net (Ck or
+    CDk, decoder side): ReLU -> ConvTranspose 4x4 s2 p1 [-> BatchNorm] [-> Dropout(0.5)],
+    then cat the skip. Build it from the library's layers (nn.ConvTranspose2d,
+    nn.BatchNorm2d, nn.Dropout) and functions (F.relu, F.cat): autograd then gives the
+    backward for free.
 
     __init__(in_channels, out_channels, norm=True, dropout=False, bias=False, generator=None):
         call super().__init__() first. The parameters must be found under these names
@@ -29,7 +33,6 @@ class UNetUp(nn.Module):
 
     def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
                  generator=None):
-        super().__init__()
         raise NotImplementedError("Exercise 7.1")
 
     def forward(self, x, skip=None):

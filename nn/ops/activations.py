@@ -5,7 +5,7 @@ from ..backend import get_array_module
 from ..tensor import Function
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     @staticmethod
     def forward(ctx, x):
         out = get_array_module(x).maximum(x, 0)
@@ -18,29 +18,31 @@ class ReLU(Function):
         return grad * (out > 0)
 
 
-class LeakyReLU(Function):
-    """y = x for x > 0, slope * x otherwise.
+### BEGIN SOLUTION 6.1
+class LeakyReLUFunction(Function):
+    """Exercise 6.1 (lesson 6, section 1). y = x where x > 0, negative_slope * x elsewhere.
 
-    For 0 <= slope <= 1 that is max(x, slope * x): two fast passes (NumPy's masked
-    ``where``/``copyto`` are ten times slower than plain arithmetic).
+    forward(ctx, x, negative_slope=0.01): x any shape -> y, same shape and dtype.
+    backward(ctx, grad) -> dL/dx (a single array; no tuple needed for one input).
+    Graded: forward values for several slopes (0, 0.2, 1), the gradient (float64,
+    inputs away from the kink at 0), float32 kept float32.
     """
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
-        ### BEGIN SOLUTION 6.1
         xp = get_array_module(x)
         positive = x > 0
         ctx.save_for_backward(positive)  # a boolean mask: a quarter of x's memory
         ctx.slope = negative_slope
         slope = x.dtype.type(negative_slope)
+        # For 0 <= slope <= 1 leaky ReLU is max(x, slope * x): two fast passes (NumPy's
+        # masked ``where``/``copyto`` are ten times slower than plain arithmetic).
         if 0 <= negative_slope <= 1:
             return xp.maximum(x, x * slope)
         return xp.where(positive, x, x * slope)
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        ### BEGIN SOLUTION 6.1
         (positive,) = ctx.saved
         # dy/dx = 1 where x > 0, slope elsewhere: slope + (1 - slope) * mask.
         local = positive.astype(grad.dtype)
@@ -48,24 +50,29 @@ class LeakyReLU(Function):
         local += grad.dtype.type(ctx.slope)
         local *= grad
         return local
-        ### END SOLUTION
+### END SOLUTION
 
 
-class Tanh(Function):
+### BEGIN SOLUTION 6.3
+class TanhFunction(Function):
+    """Exercise 6.3 (lesson 6, section 2). y = tanh(x), the U-Net's last activation.
+
+    forward(ctx, x) -> y (same shape and dtype); backward(ctx, grad) -> dL/dx.
+    Save the cheapest thing that is enough for the backward.
+    Graded: values, the gradient, no overflow at |x| = 1000, float32 kept float32.
+    """
+
     @staticmethod
     def forward(ctx, x):
-        ### BEGIN SOLUTION 6.3
         out = get_array_module(x).tanh(x)
         ctx.save_for_backward(out)
         return out
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        ### BEGIN SOLUTION 6.3
         (out,) = ctx.saved
         return grad * (1 - out * out)
-        ### END SOLUTION
+### END SOLUTION
 
 
 def stable_sigmoid(x):
@@ -75,33 +82,46 @@ def stable_sigmoid(x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-class Sigmoid(Function):
+### BEGIN SOLUTION 6.4
+class SigmoidFunction(Function):
+    """Exercise 6.4 (lesson 6, section 2). y = 1 / (1 + exp(-x)).
+
+    forward(ctx, x) -> y (same shape and dtype); backward(ctx, grad) -> dL/dx.
+    It must not overflow or warn for x = -1000 or x = 1000 (exp(1000) is inf).
+    Graded: values, the gradient, no overflow, float32 kept float32.
+    """
+
     @staticmethod
     def forward(ctx, x):
-        ### BEGIN SOLUTION 6.3
         out = stable_sigmoid(x)
         ctx.save_for_backward(out)
         return out
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        ### BEGIN SOLUTION 6.3
         (out,) = ctx.saved
         return grad * out * (1 - out)
-        ### END SOLUTION
+### END SOLUTION
 
 
-class Dropout(Function):
-    """Zero each element with probability p; scale the kept ones by 1/(1-p) ("inverted").
+### BEGIN SOLUTION 6.2
+class DropoutFunction(Function):
+    """Exercise 6.2 (lesson 6, section 2). Inverted dropout, PyTorch's convention: p is the
+    probability of DROPPING.
 
-    The mask comes from ``generator`` (a ``numpy.random.Generator``), so a seed repeats a
-    run exactly, on the CPU and the GPU alike.
+    forward(ctx, x, p=0.5, generator=None): each element is zeroed with probability p and
+        the kept ones are scaled by 1 / (1 - p), so that the expected output equals x. The
+        randomness comes only from ``generator`` (a numpy.random.Generator; a fresh one if
+        None): the same seed gives the same mask, also for a CuPy x. Same shape and dtype
+        as x. p = 0 returns x unchanged.
+    backward(ctx, grad) -> dL/dx, through the very mask the forward used.
+    (Eval mode, where dropout is the identity, is the layer's job: nn.Dropout.)
+    Graded: the kept fraction and the scale, the mean preserved, seeds, fresh noise on
+    every call without a generator, p = 0, the gradient.
     """
 
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):
-        ### BEGIN SOLUTION 6.2
         xp = get_array_module(x)
         if generator is None:
             generator = np.random.default_rng()
@@ -109,30 +129,28 @@ class Dropout(Function):
         mask = xp.asarray(keep, dtype=x.dtype) * x.dtype.type(1.0 / (1.0 - p))
         ctx.save_for_backward(mask)  # the scaled mask: backward is one multiply
         return x * mask
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        ### BEGIN SOLUTION 6.2
         (mask,) = ctx.saved
         return grad * mask
-        ### END SOLUTION
+### END SOLUTION
 
 
 def relu(x):
-    return ReLU.apply(x)
+    return ReLUFunction.apply(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU.apply(x, negative_slope=negative_slope)
+    return LeakyReLUFunction.apply(x, negative_slope=negative_slope)
 
 
 def tanh(x):
-    return Tanh.apply(x)
+    return TanhFunction.apply(x)
 
 
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    return SigmoidFunction.apply(x)
 
 
 def dropout(x, p=0.5, training=True, generator=None):
@@ -144,4 +162,4 @@ def dropout(x, p=0.5, training=True, generator=None):
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if not training or p == 0:
         return x
-    return Dropout.apply(x, p=p, generator=generator)
+    return DropoutFunction.apply(x, p=p, generator=generator)

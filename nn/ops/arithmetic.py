@@ -22,7 +22,7 @@ def _shape(value):
     return getattr(value, "shape", ())
 
 
-class Add(Function):
+class AddFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
@@ -34,7 +34,7 @@ class Add(Function):
         return unbroadcast(grad, sa), unbroadcast(grad, sb)
 
 
-class Sub(Function):
+class SubFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (_shape(a), _shape(b))
@@ -46,25 +46,36 @@ class Sub(Function):
         return unbroadcast(grad, sa), unbroadcast(-grad, sb)
 
 
-class Mul(Function):
+### BEGIN SOLUTION 1.1
+class MulFunction(Function):
+    """Exercise 1.1 (lesson 1, section 7). y = a * b, elementwise, with NumPy broadcasting.
+
+    forward(ctx, a, b): a, b arrays of broadcast-compatible shapes, e.g. (2, 3) and (3,),
+        or (1, C, 1, 1) and (N, C, H, W) -> y with the broadcast shape. Save what backward
+        needs with ctx.save_for_backward(...); it comes back as ctx.saved.
+    backward(ctx, grad): grad = dL/dy (the broadcast shape) -> (dL/da, dL/db), each with
+        exactly its input's shape and dtype (``unbroadcast`` sums a gradient back to a
+        shape). Return None for an input whose ``ctx.needs_input_grad[i]`` is False. a and
+        b may be the same tensor (x * x): return a gradient for each argument anyway.
+    Graded: forward values, both gradients (float64, random upstream), broadcasting in
+    either argument, x * x, float32 kept float32.
+    """
+
     @staticmethod
     def forward(ctx, a, b):
-        ### BEGIN SOLUTION 1.1
         ctx.save_for_backward(a, b)
         return a * b
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        ### BEGIN SOLUTION 1.1
         a, b = ctx.saved
         grad_a = unbroadcast(grad * b, _shape(a)) if ctx.needs_input_grad[0] else None
         grad_b = unbroadcast(grad * a, _shape(b)) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
-        ### END SOLUTION
+### END SOLUTION
 
 
-class Div(Function):
+class DivFunction(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -78,7 +89,7 @@ class Div(Function):
         return grad_a, grad_b
 
 
-class Neg(Function):
+class NegFunction(Function):
     @staticmethod
     def forward(ctx, a):
         return -a
@@ -88,7 +99,7 @@ class Neg(Function):
         return -grad
 
 
-class Pow(Function):
+class PowFunction(Function):
     """a ** p for a constant exponent p."""
 
     @staticmethod
@@ -104,7 +115,7 @@ class Pow(Function):
         return grad * p * a ** (p - 1), None
 
 
-class Exp(Function):
+class ExpFunction(Function):
     @staticmethod
     def forward(ctx, a):
         out = get_array_module(a).exp(a)
@@ -117,7 +128,7 @@ class Exp(Function):
         return grad * out
 
 
-class Log(Function):
+class LogFunction(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -129,7 +140,7 @@ class Log(Function):
         return grad / a
 
 
-class Abs(Function):
+class AbsFunction(Function):
     @staticmethod
     def forward(ctx, a):
         xp = get_array_module(a)
@@ -142,7 +153,7 @@ class Abs(Function):
         return grad * sign  # the subgradient 0 at a == 0
 
 
-class Sum(Function):
+class SumFunction(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
@@ -156,7 +167,7 @@ class Sum(Function):
         return xp.broadcast_to(grad, ctx.shape)
 
 
-class Mean(Function):
+class MeanFunction(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
         ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
@@ -188,44 +199,44 @@ def _binary(op, a, b):
 
 
 def add(a, b):
-    return _binary(Add, a, b)
+    return _binary(AddFunction, a, b)
 
 
 def sub(a, b):
-    return _binary(Sub, a, b)
+    return _binary(SubFunction, a, b)
 
 
 def mul(a, b):
-    return _binary(Mul, a, b)
+    return _binary(MulFunction, a, b)
 
 
 def div(a, b):
-    return _binary(Div, a, b)
+    return _binary(DivFunction, a, b)
 
 
 def neg(a):
-    return Neg.apply(a)
+    return NegFunction.apply(a)
 
 
 def pow(a, exponent):
-    return Pow.apply(a, exponent)
+    return PowFunction.apply(a, exponent)
 
 
 def exp(a):
-    return Exp.apply(a)
+    return ExpFunction.apply(a)
 
 
 def log(a):
-    return Log.apply(a)
+    return LogFunction.apply(a)
 
 
 def abs(a):
-    return Abs.apply(a)
+    return AbsFunction.apply(a)
 
 
 def sum(a, axis=None, keepdims=False):
-    return Sum.apply(a, axis=axis, keepdims=keepdims)
+    return SumFunction.apply(a, axis=axis, keepdims=keepdims)
 
 
 def mean(a, axis=None, keepdims=False):
-    return Mean.apply(a, axis=axis, keepdims=keepdims)
+    return MeanFunction.apply(a, axis=axis, keepdims=keepdims)

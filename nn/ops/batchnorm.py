@@ -9,18 +9,32 @@ def _per_channel(v):
     return v.reshape(1, -1, 1, 1)
 
 
+### BEGIN SOLUTION 5.1
 class BatchNormFunction(Function):
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta.
+    """Exercise 5.1 (lesson 5). Normalise each channel, then scale by gamma and shift by beta.
 
-    Training: mean and (biased) var of this batch; the running statistics are updated in
-    place with ``momentum`` and the unbiased variance, as PyTorch does. Eval: the running
-    statistics. x: (N, C, H, W); gamma, beta, running_mean, running_var: (C,).
+    forward(ctx, x, gamma, beta, running_mean=None, running_var=None, training=True,
+            momentum=0.1, eps=1e-5):
+        x: (N, C, H, W); gamma, beta, running_mean, running_var: (C,) -> y: (N, C, H, W),
+        y = gamma * (x - mean) / sqrt(var + eps) + beta per channel, where
+      training=True: mean and variance are those of this batch, per channel over the
+        N*H*W values (the biased variance, as PyTorch normalises). Raise ValueError if a
+        channel has fewer than 2 values. If running_mean is not None, update running_mean
+        and running_var IN PLACE (the caller keeps these arrays), PyTorch's way:
+        new = (1 - momentum) * old + momentum * batch statistic, with the UNBIASED
+        variance for running_var (section 2).
+      training=False: mean and variance are running_mean and running_var; update nothing.
+    backward(ctx, grad): grad = dL/dy -> (grad_x, grad_gamma, grad_beta, None, None), for
+        both modes. In training mode the batch statistics depend on x (section 1b derives
+        the consequence).
+    Graded: forward values in training and in eval mode, the running mean and variance,
+    every gradient in both modes (float64, random upstream gradient), batch size 1,
+    the error for one value per channel.
     """
 
     @staticmethod
     def forward(ctx, x, gamma, beta, running_mean=None, running_var=None,
                 training=True, momentum=0.1, eps=1e-5):
-        ### BEGIN SOLUTION 5.1
         xp = get_array_module(x)
         if training:
             count = x.size // x.shape[1]
@@ -46,11 +60,9 @@ class BatchNormFunction(Function):
         out = x_hat * _per_channel(gamma)
         out += _per_channel(beta)
         return out
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad):
-        ### BEGIN SOLUTION 5.1
         xp = get_array_module(grad)
         x_hat, gamma, inv_std = ctx.saved
         grad_beta = grad.sum(axis=_AXES)
@@ -69,7 +81,7 @@ class BatchNormFunction(Function):
         else:
             grad_x = grad * scale
         return grad_x, grad_gamma, grad_beta, None, None
-        ### END SOLUTION
+### END SOLUTION
 
 
 def batch_norm(x, weight, bias, running_mean=None, running_var=None, training=True,

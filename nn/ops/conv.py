@@ -23,22 +23,19 @@ def _flip(weight):
     return xp.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
 
 
-def conv2d_forward(x, weight, stride, padding):
-    """x: (N, C_in, H, W), weight: (C_out, C_in, k, k) -> (out (N, C_out, Ho, Wo), col)."""
-    ### BEGIN SOLUTION 3.2
-    n = x.shape[0]
-    c_out, _, k, _ = weight.shape
-    col = im2col(x, k, stride, padding)                     # (C_in, k, k, N, Ho, Wo)
-    ho, wo = col.shape[4], col.shape[5]
-    col = col.reshape(-1, n * ho * wo)                      # (C_in*k*k, N*Ho*Wo)
-    out = weight.reshape(c_out, -1) @ col                   # (C_out, N*Ho*Wo)
-    return _rows_to_nchw(out, n, ho, wo), col
-    ### END SOLUTION
-
-
+### BEGIN SOLUTION 3.3
 def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_w):
-    """The input and weight gradients of conv2d_forward (None where not needed)."""
-    ### BEGIN SOLUTION 3.3
+    """Exercise 3.3 (lesson 3, section 6). The input and weight gradients of the im2col
+    convolution.
+
+    grad: dL/dout, (N, C_out, Ho, Wo); weight: (C_out, C_in, k, k);
+    col: im2col(x, k, stride, padding) reshaped to (C_in*k*k, N*Ho*Wo), as the forward made
+    it; x_shape: (N, C_in, H, W). needs_x / needs_w: whether to compute each gradient.
+    Returns (grad_x of shape x_shape or None, grad_weight of weight's shape or None).
+    Section 6 derives both as matrix products; ``col2im`` adds columns back into place.
+    Graded: both gradients against independent finite differences, for strides 1 and 2,
+    paddings 0 and 1, odd sizes and a batch of 2; None when not needed.
+    """
     c_out = weight.shape[0]
     grad_rows = _nchw_to_rows(grad)                         # (C_out, N*Ho*Wo)
     grad_x = grad_w = None
@@ -50,50 +47,37 @@ def conv2d_backward(grad, weight, col, x_shape, stride, padding, needs_x, needs_
     if needs_w:
         grad_w = (grad_rows @ col.T).reshape(weight.shape)
     return grad_x, grad_w
-    ### END SOLUTION
+### END SOLUTION
 
 
-def conv_transpose2d_forward(x, weight, stride, padding):
-    """x: (N, C_in, H, W), weight: (C_in, C_out, k, k) -> (out, x_rows): a matmul that
-    gives every input pixel its weighted k x k kernel, then col2im adds the overlaps."""
-    ### BEGIN SOLUTION 4.1
-    n, c_in, h, w = x.shape
-    _, c_out, k, _ = weight.shape
-    ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
-    x_rows = _nchw_to_rows(x)                                   # (C_in, N*H*W)
-    col = weight.reshape(c_in, -1).T @ x_rows                  # (C_out*k*k, N*H*W)
-    out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
-    return out, x_rows
-    ### END SOLUTION
-
-
-def conv_transpose2d_backward(grad, weight, x_rows, stride, padding, needs_x, needs_w):
-    """The input and weight gradients of conv_transpose2d_forward (None where not needed)."""
-    ### BEGIN SOLUTION 4.1
-    n = grad.shape[0]
-    c_in, _, k, _ = weight.shape
-    grad_x = grad_w = None
-    col = im2col(grad, k, stride, padding)                     # (C_out, k, k, N, H, W)
-    h, w = col.shape[4], col.shape[5]
-    col = col.reshape(-1, n * h * w)                           # (C_out*k*k, N*H*W)
-    if needs_x:
-        grad_x = _rows_to_nchw(weight.reshape(c_in, -1) @ col, n, h, w)
-    if needs_w:
-        grad_w = (x_rows @ col.T).reshape(weight.shape)
-    return grad_x, grad_w
-    ### END SOLUTION
-
-
+### BEGIN SOLUTION 3.2
 class Conv2dFunction(Function):
-    """out[n, o] = sum_c sum_ij w[o, c, i, j] * x_pad[n, c, s*y + i, s*x + j] + b[o],
-    as im2col + one matrix multiply (lesson 3).
+    """Exercise 3.2 (lesson 3, sections 3 and 6). 2-D convolution (cross-correlation,
+    PyTorch semantics) as im2col + one matrix multiply.
 
-    x: (N, C_in, H, W), weight: (C_out, C_in, k, k), bias: (C_out,) -> (N, C_out, Ho, Wo).
+    forward(ctx, x, weight, bias=None, stride=1, padding=0):
+        x: (N, C_in, H, W), weight: (C_out, C_in, k, k), bias: (C_out,) or None
+        -> out: (N, C_out, Ho, Wo),
+        out[n, o, y, x'] = bias[o] + sum over c, i, j of
+                           weight[o, c, i, j] * x_padded[n, c, stride*y + i, stride*x' + j].
+        Save what backward needs (ctx.save_for_backward; shapes and options as attributes).
+    backward(ctx, grad): grad = dL/dout, (N, C_out, Ho, Wo) -> five values, one per forward
+        argument: (grad_x, grad_weight, grad_bias, None, None); None where
+        ``ctx.needs_input_grad`` says an input needs none, and for a missing bias. Call
+        ``conv2d_backward`` (exercise 3.3) for dx and dW.
+    Write array code with ``xp = get_array_module(x)`` (NumPy or CuPy); ``im2col`` and
+    ``conv_output_size`` are yours to use.
+    Graded: forward against the naive loop, every gradient (float64 gradcheck), no bias.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        out, col = conv2d_forward(x, weight, stride, padding)
+        n = x.shape[0]
+        c_out, _, k, _ = weight.shape
+        col = im2col(x, k, stride, padding)                     # (C_in, k, k, N, Ho, Wo)
+        ho, wo = col.shape[4], col.shape[5]
+        col = col.reshape(-1, n * ho * wo)                      # (C_in*k*k, N*Ho*Wo)
+        out = _rows_to_nchw(weight.reshape(c_out, -1) @ col, n, ho, wo)
         if bias is not None:
             out += bias.reshape(1, -1, 1, 1)
         # dW needs the columns; dx needs only the weight.
@@ -109,6 +93,57 @@ class Conv2dFunction(Function):
                                          ctx.padding, needs[0], needs[1])
         grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
+### END SOLUTION
+
+
+### BEGIN SOLUTION 4.1
+class ConvTranspose2dFunction(Function):
+    """Exercise 4.1 (lesson 4, sections 4 and 5). The adjoint of Conv2d with the same weight
+    (PyTorch's ConvTranspose2d): a matmul gives every input pixel its weighted k x k
+    kernel, then col2im adds the overlaps.
+
+    forward(ctx, x, weight, bias=None, stride=1, padding=0):
+        x: (N, C_in, H, W), weight: (C_in, C_out, k, k) (PyTorch's layout for transposed
+        convolutions), bias: (C_out,) or None
+        -> out: (N, C_out, (H - 1) * stride - 2 * padding + k, (W - 1) * stride - 2 * padding + k):
+        every input pixel adds its value times the k x k kernel into the output, at stride
+        ``stride``; then ``padding`` rows and columns are cut from each border.
+    backward(ctx, grad): -> (grad_x, grad_weight, grad_bias, None, None), None where not
+        needed. Section 5 derives it from the adjoint identity.
+    Write array code with ``xp = get_array_module(x)``; ``im2col`` and ``col2im`` are yours
+    to use.
+    Graded: forward against the naive stamp loop, the adjoint identity with conv2d,
+    every gradient (float64 gradcheck), odd sizes, no bias.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=1, padding=0):
+        n, c_in, h, w = x.shape
+        _, c_out, k, _ = weight.shape
+        ho, wo = (h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k
+        x_rows = _nchw_to_rows(x)                                   # (C_in, N*H*W)
+        col = weight.reshape(c_in, -1).T @ x_rows                  # (C_out*k*k, N*H*W)
+        out = col2im(col.reshape(c_out, k, k, n, h, w), (n, c_out, ho, wo), stride, padding)
+        if bias is not None:
+            out += bias.reshape(1, -1, 1, 1)
+        ctx.save_for_backward(weight, x_rows if ctx.needs_input_grad[1] else None)
+        ctx.stride, ctx.padding = stride, padding
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, x_rows = ctx.saved
+        needs = ctx.needs_input_grad
+        n = grad.shape[0]
+        c_in, _, k, _ = weight.shape
+        col = im2col(grad, k, ctx.stride, ctx.padding)             # (C_out, k, k, N, H, W)
+        h, w = col.shape[4], col.shape[5]
+        col = col.reshape(-1, n * h * w)                           # (C_out*k*k, N*H*W)
+        grad_x = _rows_to_nchw(weight.reshape(c_in, -1) @ col, n, h, w) if needs[0] else None
+        grad_w = (x_rows @ col.T).reshape(weight.shape) if needs[1] else None
+        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return grad_x, grad_w, grad_b, None, None
+### END SOLUTION
 
 
 class Conv2dAsTransposeFunction(Function):
@@ -128,22 +163,13 @@ class Conv2dAsTransposeFunction(Function):
             raise ValueError(f"Conv2dAsTransposeFunction needs stride 1 and padding <= k - 1 "
                              f"= {k - 1}, got stride {stride}, padding {padding}: use "
                              f"Conv2dFunction")
-        flipped = _flip(weight)                                   # (C_in, C_out, k, k)
-        out, x_rows = conv_transpose2d_forward(x, flipped, 1, k - 1 - padding)
-        if bias is not None:
-            out += bias.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(flipped, x_rows if ctx.needs_input_grad[1] else None)
-        ctx.padding = k - 1 - padding
-        return out
+        # ConvTranspose2dFunction fills ctx with what its own backward needs.
+        return ConvTranspose2dFunction.forward(ctx, x, _flip(weight), bias, 1, k - 1 - padding)
 
     @staticmethod
     def backward(ctx, grad):
-        flipped, x_rows = ctx.saved
-        needs = ctx.needs_input_grad
-        grad_x, grad_flipped = conv_transpose2d_backward(grad, flipped, x_rows, 1, ctx.padding,
-                                                         needs[0], needs[1])
+        grad_x, grad_flipped, grad_b, _, _ = ConvTranspose2dFunction.backward(ctx, grad)
         grad_w = None if grad_flipped is None else _flip(grad_flipped)
-        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return grad_x, grad_w, grad_b, None, None
 
 
@@ -151,32 +177,6 @@ def runs_as_transpose(weight, stride, padding):
     """Whether conv2d() computes this convolution with Conv2dAsTransposeFunction."""
     c_out, c_in, k, _ = weight.shape
     return stride == 1 and 4 * c_out <= c_in and padding <= k - 1
-
-
-class ConvTranspose2dFunction(Function):
-    """The adjoint of Conv2d with the same weight: forward = matmul + col2im.
-
-    x: (N, C_in, H, W), weight: (C_in, C_out, k, k) (PyTorch's layout)
-    -> (N, C_out, (H - 1) * stride - 2 * padding + k, ...).
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias=None, stride=1, padding=0):
-        out, x_rows = conv_transpose2d_forward(x, weight, stride, padding)
-        if bias is not None:
-            out += bias.reshape(1, -1, 1, 1)
-        ctx.save_for_backward(weight, x_rows if ctx.needs_input_grad[1] else None)
-        ctx.stride, ctx.padding = stride, padding
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        weight, x_rows = ctx.saved
-        needs = ctx.needs_input_grad
-        grad_x, grad_w = conv_transpose2d_backward(grad, weight, x_rows, ctx.stride,
-                                                   ctx.padding, needs[0], needs[1])
-        grad_b = grad.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
-        return grad_x, grad_w, grad_b, None, None
 
 
 def _check_conv_input(x, weight, in_axis, name):

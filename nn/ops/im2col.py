@@ -2,7 +2,8 @@
 
 ``im2col_reference`` / ``col2im_reference`` are the textbook form (lesson 3): pad, then
 one strided-slice copy per kernel offset. ``im2col`` / ``col2im`` compute exactly the same
-arrays faster (tested equal in tests/nn/ops/test_conv.py); the library runs those.
+arrays faster (tested equal in tests/nn/test_teaching_forms.py); the library runs those.
+In a student release ``im2col`` is the student's ``im2col_reference`` (exercise 3.1).
 
 For a k x k kernel, ``im2col`` copies, for every kernel offset (i, j), the input pixels
 that offset touches into a column matrix, as k*k strided slice copies (no Python loop
@@ -22,12 +23,21 @@ def conv_output_size(size, kernel_size, stride, padding):
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
+### BEGIN SOLUTION 3.1
 def im2col_reference(x, kernel_size, stride, padding):
-    """x: (N, C, H, W) -> col: (C, k, k, N, Ho, Wo), the textbook way.
+    """Exercise 3.1 (lesson 3, section 3). Copy every k x k patch of x into a column, the
+    textbook way (the library runs a faster ``im2col``, tested equal; a student
+    release runs this one).
 
-    col[c, i, j, n, y, x'] = x_padded[n, c, y * stride + i, x' * stride + j].
+    x: (N, C, H, W) array -> col: (C, k, k, N, Ho, Wo) array of x's dtype, where
+    Ho = conv_output_size(H, k, stride, padding) (Wo alike) and
+        col[c, i, j, n, y, x'] = the pixel that kernel offset (i, j) meets when the kernel
+        sits at output pixel (y, x'), on x padded with ``padding`` zeros on every side.
+    Loop over the k*k kernel offsets only, never over pixels. Write array code with
+    ``xp = get_array_module(x)`` (NumPy or CuPy).
+    Graded: every element against the definition, odd sizes, stride 3, padding > 0,
+    adjointness with col2im, float32 kept float32.
     """
-    ### BEGIN SOLUTION 3.1
     xp = get_array_module(x)
     k, s, p = kernel_size, stride, padding
     n, c, h, w = x.shape
@@ -39,7 +49,7 @@ def im2col_reference(x, kernel_size, stride, padding):
             patch = x_pad[:, :, i:i + s * ho:s, j:j + s * wo:s]      # (N, C, Ho, Wo)
             col[:, i, j] = patch.transpose(1, 0, 2, 3)
     return col
-    ### END SOLUTION
+### END SOLUTION
 
 
 def col2im_reference(col, x_shape, stride, padding):
@@ -81,6 +91,7 @@ def _phase_shape(x_shape, kernel_size, stride, padding):
     return (stride, stride, c, n, hq, wq), ho, wo
 
 
+### BEGIN FAST 3.1: im2col = im2col_reference
 def im2col(x, kernel_size, stride, padding):
     """x: (N, C, H, W) -> col: (C, k, k, N, Ho, Wo).
 
@@ -100,6 +111,7 @@ def im2col(x, kernel_size, stride, padding):
         for j in range(k):
             col[:, i, j] = phases[i % s, j % s, :, :, i // s:i // s + ho, j // s:j // s + wo]
     return col
+### END FAST
 
 
 def col2im(col, x_shape, stride, padding):

@@ -3,7 +3,7 @@ from ..backend import get_array_module
 from ..tensor import Function, Tensor
 
 
-class Reshape(Function):
+class ReshapeFunction(Function):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -14,7 +14,7 @@ class Reshape(Function):
         return grad.reshape(ctx.shape), None
 
 
-class Concatenate(Function):
+class ConcatenateFunction(Function):
     """Join tensors along ``axis``; backward hands each input its slice of the gradient."""
 
     @staticmethod
@@ -35,7 +35,7 @@ class Concatenate(Function):
 
 
 def reshape(a, shape):
-    return Reshape.apply(a, tuple(shape))
+    return ReshapeFunction.apply(a, tuple(shape))
 
 
 def cat(tensors, dim=1):
@@ -52,4 +52,4 @@ def cat(tensors, dim=1):
             raise ValueError(f"cat: tensor {i} has shape {t.shape}, tensor 0 has {ref.shape}; "
                              f"all sizes except dim {dim} must match")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    return Concatenate.apply(*tensors, axis=dim)
+    return ConcatenateFunction.apply(*tensors, axis=dim)

@@ -76,16 +76,20 @@ def conv_layers(module):
     return [(m.kernel_size, m.stride) for m in module.modules() if isinstance(m, nn.Conv2d)]
 
 
+### BEGIN SOLUTION 8.1
 def receptive_field(layers):
-    """How many input pixels (per side) one output pixel sees through a chain of convs.
+    """Exercise 8.1 (lesson 8, section 1). How many input pixels (per side) one output
+    pixel sees through a chain of convolutions.
 
-    layers: [(kernel_size, stride), ...] in forward order, e.g. conv_layers(D).
-    Walking back from one output pixel, each layer widens the field to
-    (field - 1) * stride + kernel_size. The 70x70 PatchGAN gives 70.
+    layers: list of (kernel_size, stride) of each conv, in forward order (first layer
+    first), e.g. conv_layers(D) = [(4, 2), (4, 2), (4, 2), (4, 1), (4, 1)] for the 70x70
+    PatchGAN. Returns an int: 70 for that list, 1 for an empty list or for 1x1 convs.
+    Padding shifts the window but does not change its size.
+    Graded: the n-layer family (16, 34, 70, 142, 286), the PixelGAN, the library's
+    discriminators, random chains against a brute-force count.
     """
-    ### BEGIN SOLUTION 8.1
     field = 1
     for kernel_size, stride in reversed(list(layers)):
         field = (field - 1) * stride + kernel_size
     return field
-    ### END SOLUTION
+### END SOLUTION

@@ -38,25 +38,38 @@ class UNetDown(nn.Module):
         return F.leaky_relu(x, 0.2) if self.activation else x
 
 
+### BEGIN SOLUTION 7.1
 class UNetUp(nn.Module):
-    """ReLU -> ConvTranspose 4x4 s2 p1 [-> BatchNorm] [-> Dropout(0.5)], then cat the skip.
+    """Exercise 7.1 (lesson 7, section 1). One decoder block of the appendix's U-Net (Ck or
+    CDk, decoder side): ReLU -> ConvTranspose 4x4 s2 p1 [-> BatchNorm] [-> Dropout(0.5)],
+    then cat the skip. Build it from the library's layers (nn.ConvTranspose2d,
+    nn.BatchNorm2d, nn.Dropout) and functions (F.relu, F.cat): autograd then gives the
+    backward for free.
 
-    x: (N, in_channels, H, W), skip: (N, C_skip, 2H, 2W) or None
-    -> (N, C_skip + out_channels, 2H, 2W): [skip, up-path] along channels.
+    __init__(in_channels, out_channels, norm=True, dropout=False, bias=False, generator=None):
+        call super().__init__() first. The parameters must be found under these names
+        (checkpoints and the official weights use them): ``conv`` (a 4x4, stride 2,
+        padding 1 transposed convolution, with a bias only if bias=True), ``norm`` (a
+        BatchNorm2d, or None when norm=False), ``dropout`` (a Dropout of 0.5 drawing from
+        ``generator``, or None when dropout=False).
+    forward(x, skip=None): x: (N, in_channels, H, W); skip: (N, C_skip, 2H, 2W) or None.
+        Applies the decoder's (non-leaky) ReLU, then the conv, norm and dropout that are
+        present, in the official code's order, and returns (N, C_skip + out_channels,
+        2H, 2W) with the skip's channels FIRST (the official weights depend on the order),
+        or (N, out_channels, 2H, 2W) without a skip.
+    Graded: shapes, parameter names, values in train and eval mode, the bias block,
+    dropout from the generator, every gradient.
     """
 
     def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
                  generator=None):
-        ### BEGIN SOLUTION 7.1
         super().__init__()
         self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1,
                                        bias=bias)
         self.norm = nn.BatchNorm2d(out_channels) if norm else None
         self.dropout = nn.Dropout(0.5, generator=generator) if dropout else None
-        ### END SOLUTION
 
     def forward(self, x, skip=None):
-        ### BEGIN SOLUTION 7.1
         x = self.conv(F.relu(x))
         if self.norm is not None:
             x = self.norm(x)
@@ -65,8 +78,7 @@ class UNetUp(nn.Module):
         # The skip comes first in the concatenation, as in the official code (its
         # weights depend on this channel order).
         return F.cat([skip, x], dim=1) if skip is not None else x
-        ### END SOLUTION
-
+### END SOLUTION
 
 
 def unet_up(in_channels, out_channels, kind, dropout=False, generator=None):
@@ -81,6 +93,7 @@ def unet_up(in_channels, out_channels, kind, dropout=False, generator=None):
     if kind == "instance":
         up.norm = norm_layer("instance", out_channels)
     return up
+
 
 def dropout_blocks(num_downs, placement):
     """Indices j of the decoder blocks that use dropout (block 0 is the innermost).

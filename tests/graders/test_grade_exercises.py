@@ -96,6 +96,19 @@ def test_tape_frees_the_graph(implementation):
         implementation(y, np.array([1.0]))
 
 
+@pytest.mark.exercise("1.2", "gradients added into new arrays, never in place")
+def test_tape_never_adds_into_an_array_in_place(implementation):
+    """u = x + y; v = u + x: each add hands one array to both inputs, and the caller's
+    gradient is that array too. Adding into it in place (+=) counts a gradient twice."""
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    v = (x + y) + x
+    grad = np.array([1.0, 10.0])
+    implementation(v, grad)
+    np.testing.assert_array_equal(grad, [1.0, 10.0], err_msg="the caller's array changed")
+    np.testing.assert_allclose(x.grad, [2.0, 20.0])
+    np.testing.assert_allclose(y.grad, [1.0, 10.0])
+
+
 @pytest.mark.exercise("1.2", "deep graphs: no recursion limit")
 def test_tape_on_a_deep_chain(implementation):
     x = leaf([1.0])
@@ -230,6 +243,43 @@ def test_batch_norm_training_forward_values(implementation, rng):
     np.testing.assert_allclose(out, expected, rtol=1e-10)
 
 
+@pytest.mark.exercise("5.1", "running statistics follow the momentum argument")
+def test_batch_norm_running_statistics_with_another_momentum(implementation, rng):
+    x = rng.standard_normal((4, 2, 3, 3)) * 2 + 1
+    mean, var = np.array([0.5, -0.5]), np.array([2.0, 0.5])
+    expected_mean = 0.7 * mean + 0.3 * x.mean(axis=(0, 2, 3))
+    expected_var = 0.7 * var + 0.3 * x.var(axis=(0, 2, 3), ddof=1)
+    implementation.apply(t64(x), t64(np.ones(2)), t64(np.zeros(2)), mean, var,
+                         training=True, momentum=0.3, eps=1e-5)
+    np.testing.assert_allclose(mean, expected_mean, rtol=1e-12)
+    np.testing.assert_allclose(var, expected_var, rtol=1e-12)
+
+
+@pytest.mark.exercise("5.1", "float32 kept float32 (output, gradient, running statistics)")
+def test_batch_norm_keeps_float32(implementation, rng):
+    x = nn.Tensor(rng.standard_normal((2, 3, 2, 2)).astype(np.float32), requires_grad=True)
+    gamma = nn.Tensor(np.ones(3, np.float32), requires_grad=True)
+    beta = nn.Tensor(np.zeros(3, np.float32), requires_grad=True)
+    mean, var = np.zeros(3, np.float32), np.ones(3, np.float32)
+    out = implementation.apply(x, gamma, beta, mean, var, training=True, momentum=0.1,
+                               eps=1e-5)
+    out.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert out.data.dtype == np.float32 and x.grad.dtype == np.float32
+    assert gamma.grad.dtype == np.float32 and mean.dtype == var.dtype == np.float32
+
+
+@pytest.mark.exercise("5.1", "a batch of 1x1 maps (N > 1) is valid")
+def test_batch_norm_one_pixel_maps(implementation, rng):
+    """(N, C, 1, 1) with N > 1 has N values per channel: the U-Net's innermost maps at
+    batch size > 1. Only N = 1 (one value per channel) is an error."""
+    x = rng.standard_normal((4, 3, 1, 1))
+    out = implementation.apply(t64(x), t64(np.ones(3)), t64(np.zeros(3)), training=True,
+                               eps=1e-5).data
+    expected = batch_norm_by_formula(x, np.ones(3), np.zeros(3), x.mean(axis=(0, 2, 3)),
+                                     x.var(axis=(0, 2, 3)), 1e-5)
+    np.testing.assert_allclose(out, expected, rtol=1e-10)
+
+
 @pytest.mark.exercise("5.1", "forward values in eval mode")
 def test_batch_norm_eval_forward_values(implementation, rng):
     x = rng.standard_normal((2, 2, 3, 3))
@@ -272,14 +322,14 @@ def test_dropout_without_generator_draws_fresh_masks(implementation):
 
 
 # ---------------------------------------------------------------- 6.3 tanh and sigmoid
-@pytest.mark.exercise("6.3", "tanh: values and gradient")
+@pytest.mark.exercise("6.3", "values and gradient")
 def test_tanh(implementation, rng):
     x = rng.standard_normal((3, 4)) * 2
     np.testing.assert_allclose(implementation.apply(t64(x, False)).data, np.tanh(x), rtol=1e-12)
     nn.gradcheck(implementation.apply, [t64(x)])
 
 
-@pytest.mark.exercise("6.3", "sigmoid: values and gradient", name="Sigmoid")
+@pytest.mark.exercise("6.4", "values and gradient")
 def test_sigmoid(implementation, rng):
     x = rng.standard_normal((3, 4)) * 3
     np.testing.assert_allclose(implementation.apply(t64(x, False)).data,
@@ -287,7 +337,7 @@ def test_sigmoid(implementation, rng):
     nn.gradcheck(implementation.apply, [t64(x)])
 
 
-@pytest.mark.exercise("6.3", "sigmoid: no overflow at +-1000, float32 kept", name="Sigmoid")
+@pytest.mark.exercise("6.4", "no overflow at +-1000, float32 kept")
 def test_sigmoid_no_overflow(implementation):
     x = nn.Tensor(np.array([-1000.0, 0.0, 1000.0], np.float32), requires_grad=True)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -298,7 +348,7 @@ def test_sigmoid_no_overflow(implementation):
     np.testing.assert_array_equal(x.grad, [0.0, 0.25, 0.0])
 
 
-@pytest.mark.exercise("6.3", "tanh: no overflow at +-1000, float32 kept")
+@pytest.mark.exercise("6.3", "no overflow at +-1000, float32 kept")
 def test_tanh_no_overflow(implementation):
     x = nn.Tensor(np.array([-1000.0, 1000.0], np.float32), requires_grad=True)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -321,8 +371,8 @@ def adam_by_hand(p, g, m, v, t, lr, b1, b2, eps):
 @pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.999)])
 def test_adam_steps(implementation, rng, betas):
     p = rng.standard_normal(5)
-    m = v = np.zeros(5)
-    ref = (p.copy(), m, v)
+    m, v = np.zeros(5), np.zeros(5)     # never one array for both: in place would corrupt
+    ref = (p.copy(), m.copy(), v.copy())
     for t in range(1, 6):
         g = rng.standard_normal(5)
         p, m, v = implementation(p, g, m, v, t, lr=0.01, betas=betas, eps=1e-8)
@@ -330,6 +380,16 @@ def test_adam_steps(implementation, rng, betas):
         np.testing.assert_allclose(p, ref[0], rtol=1e-12)
         np.testing.assert_allclose(m, ref[1], rtol=1e-12)
         np.testing.assert_allclose(v, ref[2], rtol=1e-12)
+
+
+@pytest.mark.exercise("6b.1", "beta2 read from betas")
+def test_adam_uses_the_given_beta2(implementation, rng):
+    p, g = rng.standard_normal(4), rng.standard_normal(4)
+    m, v = rng.standard_normal(4) * 0.1, rng.random(4) * 0.1
+    out = implementation(p, g, m.copy(), v.copy(), 3, lr=0.01, betas=(0.9, 0.95), eps=1e-8)
+    expected = adam_by_hand(p, g, m, v, 3, 0.01, 0.9, 0.95, 1e-8)
+    for got, want, name in zip(out, expected, ("param", "exp_avg", "exp_avg_sq")):
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=name)
 
 
 @pytest.mark.exercise("6b.1", "the first step moves each weight by lr")

@@ -89,11 +89,24 @@ def test_results_json_in_gradescope_format(graded):
     _, results = graded
     by_name = {t["name"]: t for t in results["tests"]}
     assert sorted(by_name) == ["Exercise 3.1", "Exercise 5.1", "Exercise 9.2"]
-    assert all(t["max_score"] == 1.0 for t in results["tests"])
-    assert [by_name[n]["score"] for n in sorted(by_name)] == [0.0, 0.0, 1.0]
-    assert results["score"] == 1.0
+    for test in results["tests"]:
+        assert test["max_score"] == exercises.POINTS[test["number"]]
+        assert test["visibility"] == "visible"
+    assert by_name["Exercise 3.1"]["score"] == 0 and by_name["Exercise 3.1"]["status"] == "failed"
+    # one check of 5.1 fails: the others earn their share of its points
+    assert 0 < by_name["Exercise 5.1"]["score"] < exercises.POINTS["5.1"]
+    assert by_name["Exercise 5.1"]["status"] == "failed"
+    assert by_name["Exercise 9.2"]["score"] == exercises.POINTS["9.2"]
+    assert by_name["Exercise 9.2"]["status"] == "passed"
+    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]))
     assert "forward values in eval mode" in by_name["Exercise 5.1"]["output"]
     assert "lesson 5" in by_name["Exercise 5.1"]["output"]
+    assert results["stdout_visibility"] == "hidden" and results["execution_time"] >= 0
+
+
+def test_points_for_every_exercise():
+    assert sorted(exercises.POINTS) == sorted(exercises.EXERCISES)
+    assert exercises.POINTS["5.1"] > exercises.POINTS["9.2"]     # BatchNorm worth more than L1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -106,3 +119,13 @@ def test_misused_grading_options_are_refused_saying_why(args, message):
     run = grade(*args, "tests/graders/test_grade_exercises.py")
     assert run.returncode == 4, run.stdout[-2000:] + run.stderr[-2000:]
     assert message in run.stderr
+
+
+def test_hidden_and_after_due_date_checks_form_their_own_tests():
+    from tests.grading import exercise_results
+    tests = exercise_results("5.1", [("a", True, "visible"), ("b", False, "visible"),
+                                     ("c", True, "hidden"), ("d", True, "after_due_date")])
+    assert [t["visibility"] for t in tests] == ["visible", "hidden", "after_due_date"]
+    assert [t["max_score"] for t in tests] == [2.0, 1.0, 1.0]     # 4 points, 1 per check
+    assert [t["score"] for t in tests] == [1.0, 1.0, 1.0]
+    assert tests[0]["status"] == "failed" and "failed: b" in tests[0]["output"]

@@ -1,20 +1,26 @@
 """The exercise stubs in lessons/exercises/, for every id in the registry.
 
+Each exercise has one source: one function or class in the library, marked
+``### BEGIN SOLUTION <id>``, whose docstring is the contract; the stub is generated from
+it (lessons/release.py). The committed stubs must be exactly what the generator makes
+(``python -m lessons.release --stubs`` rewrites them).
 For each exercise: the student's object imports; calling it (forward AND backward for a
 ``Function``) raises NotImplementedError naming the exercise ("Exercise 3.2"); it has
 exactly the reference's signature, so that the graded tests can call it the same way;
 and at least one test in tests/ is marked ``@pytest.mark.exercise("<id>")``, so that
 ``python -m pytest --exercise <id>`` grades something.
 """
+import ast
 import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nn
-from lessons import exercises
+from lessons import exercises, release
 from nn.tensor import Context
 from tests.paths import TESTS
 
@@ -32,7 +38,7 @@ def f32(shape):
 
 # One small valid call per exercise, made exactly as the graded tests make it.
 EXAMPLE_CALLS = {
-    "1.1": lambda Mul: Mul.apply(t64((2, 3)), t64((3,))),
+    "1.1": lambda MulFunction: MulFunction.apply(t64((2, 3)), t64((3,))),
     "1.2": lambda backpropagate: backpropagate(t64((2,)) * t64((2,)), np.ones(2)),
     "2.1": lambda numerical_gradient: numerical_gradient(lambda: 0.0, np.zeros(2), [0]),
     "3.1": lambda im2col: im2col(np.zeros((1, 2, 5, 5)), 3, 1, 1),
@@ -44,9 +50,10 @@ EXAMPLE_CALLS = {
                                      stride=2, padding=1),
     "5.1": lambda BN: BN.apply(t64((2, 3, 2, 2)), t64((3,)), t64((3,)), np.zeros(3), np.ones(3),
                                training=True, momentum=0.1, eps=1e-5),
-    "6.1": lambda LeakyReLU: LeakyReLU.apply(t64((2, 3)), negative_slope=0.2),
-    "6.2": lambda Dropout: Dropout.apply(t64((2, 3)), p=0.5, generator=np.random.default_rng(0)),
-    "6.3": lambda Tanh: Tanh.apply(t64((2, 3))),
+    "6.1": lambda LeakyReLUFunction: LeakyReLUFunction.apply(t64((2, 3)), negative_slope=0.2),
+    "6.2": lambda DropoutFunction: DropoutFunction.apply(t64((2, 3)), p=0.5, generator=np.random.default_rng(0)),
+    "6.3": lambda TanhFunction: TanhFunction.apply(t64((2, 3))),
+    "6.4": lambda SigmoidFunction: SigmoidFunction.apply(t64((2, 3))),
     "6b.1": lambda adam: adam(np.zeros(2), np.ones(2), np.zeros(2), np.zeros(2), 1),
     "7.1": lambda UNetUp: UNetUp(8, 4)(f32((1, 8, 2, 2)), f32((1, 4, 4, 4))),
     "8.1": lambda receptive_field: receptive_field([(4, 2), (4, 1)]),
@@ -122,3 +129,43 @@ def test_some_test_grades_the_exercise(exercise_id):
     marker = re.compile(r"""mark\.exercise\(\s*["']""" + re.escape(exercise_id) + r"""["']""")
     graded_in = [name for name, text in _test_sources().items() if marker.search(text)]
     assert graded_in, f"no test in tests/ is marked @pytest.mark.exercise({exercise_id!r})"
+
+
+def test_each_exercise_marks_exactly_the_registered_object():
+    """One region per id, holding one def or class: the registry's reference."""
+    sources = release.solution_sources()
+    assert sorted(sources) == sorted(IDS)
+    for exercise_id, (path, text) in sources.items():
+        module, name = exercises.EXERCISES[exercise_id].reference.split(":")
+        assert path == module.replace(".", "/") + ".py", exercise_id
+        tree = ast.parse(textwrap.dedent(text))
+        assert [node.name for node in tree.body] == [name], exercise_id
+
+
+def test_committed_stubs_are_what_the_generator_makes():
+    for path, expected in release.expected_stubs().items():
+        assert path.read_text() == expected, \
+            f"{path.name} differs from the library's contract: python -m lessons.release --stubs"
+
+
+def _docstrings(tree):
+    return {ast.get_docstring(node, clean=False) for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(node)}
+
+
+def _statements(tree):
+    """The code of every function body, docstrings left out."""
+    return [ast.unparse(s) for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+            for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_stub_keeps_the_contract_and_nothing_of_the_solution(exercise_id):
+    """Every docstring of the solution is in the stub; every body is the raise."""
+    _, text = release.solution_sources()[exercise_id]
+    solution = ast.parse(textwrap.dedent(text))
+    stub = ast.parse(release.stub_of(text, exercise_id))
+    assert "Graded:" in ast.get_docstring(solution.body[0]), "the contract says what is graded"
+    assert _docstrings(solution) <= _docstrings(stub)
+    assert _statements(solution), f"{exercise_id}: the solution has no code"
+    assert set(_statements(stub)) == {f"raise NotImplementedError('Exercise {exercise_id}')"}

@@ -34,7 +34,7 @@ EXERCISES = {
     "03_convolution": ["3.1", "3.2", "3.3"],
     "04_transposed_convolution": ["4.1"],
     "05_batch_normalisation": ["5.1"],
-    "06_activations_and_dropout": ["6.1", "6.2", "6.3"],
+    "06_activations_and_dropout": ["6.1", "6.2", "6.3", "6.4"],
     "06b_optimisation": ["6b.1"],
     "07_unet": ["7.1"],
     "08_patchgan": ["8.1"],

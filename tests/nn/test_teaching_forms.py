@@ -138,10 +138,14 @@ def test_conv2d_routes_through_the_transpose_form(rng, monkeypatch):
 
 
 # ---------------------------------------------------------------- Adam
+@pytest.mark.parametrize("route", [False, True], ids=["fused", "release route"])
 @pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.999)])
-def test_fast_adam_equals_the_textbook_update(rng, betas):
+def test_fast_adam_equals_the_textbook_update(rng, betas, route, monkeypatch):
     """Several steps, several shapes (one larger than the others, one without a
-    gradient on some steps): Adam.step gives the reference's numbers."""
+    gradient on some steps): Adam.step gives the reference's numbers, with its fused
+    update and with the update a student release runs (through adam_step_reference)."""
+    if route:
+        monkeypatch.setattr(Adam, "_update", Adam._update_with_adam_step)
     shapes = [(64, 3, 4, 4), (7,), (3, 5), (1,)]
     params = [nn.Parameter(rng.standard_normal(s)) for s in shapes]
     opt = Adam(params, lr=2e-3, betas=betas, eps=1e-8)

@@ -24,9 +24,9 @@ def test_x_times_x_gets_both_gradients(implementation, xp):
     A tape that overwrote gradients (``t.grad = g``) instead of adding them would report
     only x. Both inputs of Mul are the same tensor: Mul must return a gradient for each.
     """
-    Mul = implementation
+    MulFunction = implementation
     x = leaf(xp, [1.5, -2.0, 3.0])
-    Mul.apply(x, x).backward(xp.asarray([1.0, 10.0, 100.0]))
+    MulFunction.apply(x, x).backward(xp.asarray([1.0, 10.0, 100.0]))
     np.testing.assert_allclose(nn.to_numpy(x.grad), [3.0, -40.0, 600.0])
 
 

@@ -15,15 +15,15 @@ import pytest
 import nn
 import nn.functional as F
 from nn.gradcheck import GradcheckError
-from nn.ops.activations import Tanh
-from nn.ops.arithmetic import Exp
+from nn.ops.activations import TanhFunction
+from nn.ops.arithmetic import ExpFunction
 from nn.ops.batchnorm import BatchNormFunction
 from nn.ops.conv import (
     Conv2dAsTransposeFunction,
     Conv2dFunction,
     ConvTranspose2dFunction,
 )
-from nn.ops.losses import BCEWithLogits, L1Loss, MSELoss
+from nn.ops.losses import BCEWithLogitsFunction, L1LossFunction, MSELossFunction
 from nn.tensor import Function
 
 
@@ -103,12 +103,12 @@ def test_binary_op_gradcheck(xp, rng, name, shape_a, shape_b):
                          ids=["same", "row", "per-channel"])
 def test_mul_gradcheck(implementation, xp, rng, shape_a, shape_b):
     """Mul: d(ab)/da = b, d(ab)/db = a, summed back over broadcast axes."""
-    Mul = implementation
+    MulFunction = implementation
     a = t64(xp, rng.standard_normal(shape_a))
     b = t64(xp, rng.standard_normal(shape_b))
-    out = Mul.apply(a, b)
+    out = MulFunction.apply(a, b)
     np.testing.assert_allclose(nn.to_numpy(out.data), nn.to_numpy(a.data) * nn.to_numpy(b.data))
-    nn.gradcheck(lambda a, b: Mul.apply(a, b), [a, b])
+    nn.gradcheck(lambda a, b: MulFunction.apply(a, b), [a, b])
 
 
 @pytest.mark.parametrize("dim", [1, 0, -1])
@@ -127,12 +127,12 @@ def test_cat_gradcheck(xp, rng, dim):
 @pytest.mark.parametrize("slope", [0.2, 0.01, 0.0, 1.0])
 def test_leaky_relu_forward_and_gradcheck(implementation, xp, rng, slope):
     """y = x for x > 0, slope * x otherwise; dy/dx = 1 or slope (inputs away from 0)."""
-    LeakyReLU = implementation
+    LeakyReLUFunction = implementation
     x_np = away_from_zero(rng, (2, 3, 4))
     x = t64(xp, x_np)
-    y = LeakyReLU.apply(x, negative_slope=slope)
+    y = LeakyReLUFunction.apply(x, negative_slope=slope)
     np.testing.assert_allclose(nn.to_numpy(y.data), np.where(x_np > 0, x_np, slope * x_np))
-    nn.gradcheck(lambda x: LeakyReLU.apply(x, negative_slope=slope), [x])
+    nn.gradcheck(lambda x: LeakyReLUFunction.apply(x, negative_slope=slope), [x])
 
 
 @pytest.mark.exercise("6.1", "float32 stays float32")
@@ -150,11 +150,11 @@ def test_leaky_relu_keeps_float32(implementation, xp):
 def test_dropout_gradcheck(implementation, xp, rng):
     """A fresh generator with the same seed inside fn: every one of the many forward
     passes of the check draws the same mask, so the function being differentiated is fixed."""
-    Dropout = implementation
+    DropoutFunction = implementation
     x = t64(xp, rng.standard_normal((3, 4, 5)))
 
     def fn(x):
-        return Dropout.apply(x, p=0.4, generator=np.random.default_rng(7))
+        return DropoutFunction.apply(x, p=0.4, generator=np.random.default_rng(7))
 
     assert 0 < np.mean(nn.to_numpy(fn(x).data) == 0) < 1  # some dropped, some kept
     nn.gradcheck(fn, [x])
@@ -327,12 +327,12 @@ def mse_case(MSE, xp, rng):
 
 def test_l1_loss_gradcheck(xp, rng):
     """mean |a - b|: sign(a - b) / count for the input, its negative for the target."""
-    nn.gradcheck(*l1_case(L1Loss, xp, rng))
+    nn.gradcheck(*l1_case(L1LossFunction, xp, rng))
 
 
 def test_mse_loss_gradcheck(xp, rng):
     """mean (a - b)^2: 2 (a - b) / count for the input, its negative for the target."""
-    nn.gradcheck(*mse_case(MSELoss, xp, rng))
+    nn.gradcheck(*mse_case(MSELossFunction, xp, rng))
 
 
 def test_functional_losses_gradcheck(xp, rng):
@@ -346,20 +346,20 @@ def test_functional_losses_gradcheck(xp, rng):
 
 # --- the checker itself can fail -----------------------------------------------------------
 
-class ExpScaledBackward(Exp):
+class ExpScaledBackward(ExpFunction):
     """exp with a backward that is 10% too small everywhere."""
 
     @staticmethod
     def backward(ctx, grad):
-        return 0.9 * Exp.backward(ctx, grad)
+        return 0.9 * ExpFunction.backward(ctx, grad)
 
 
-class TanhSignError(Tanh):
+class TanhSignError(TanhFunction):
     """tanh with the sign of its derivative flipped."""
 
     @staticmethod
     def backward(ctx, grad):
-        return -Tanh.backward(ctx, grad)
+        return -TanhFunction.backward(ctx, grad)
 
 
 class SquareOneWrongElement(Function):
@@ -411,9 +411,9 @@ BREAKABLE = {
         F_, xp, rng, **AS_TRANSPOSE_CASES["4x4-p1-8to1"]), 3),
     "conv_transpose2d": (ConvTranspose2dFunction, conv_transpose2d_case, 3),
     "batch_norm": (BatchNormFunction, batch_norm_case, 3),
-    "bce_with_logits": (BCEWithLogits, bce_case, 1),
-    "l1_loss": (L1Loss, l1_case, 2),
-    "mse_loss": (MSELoss, mse_case, 2),
+    "bce_with_logits": (BCEWithLogitsFunction, bce_case, 1),
+    "l1_loss": (L1LossFunction, l1_case, 2),
+    "mse_loss": (MSELossFunction, mse_case, 2),
 }
 
 

@@ -1,11 +1,11 @@
 """Wrong solutions of 1.1 (Mul), 1.2 (the tape) and 2.1 (the numerical gradient)."""
 import numpy as np
 
-from nn.ops.arithmetic import Mul, unbroadcast
+from nn.ops.arithmetic import MulFunction, unbroadcast
 from nn.tensor import _topological_order
 
 
-class MulNoUnbroadcast(Mul):
+class MulNoUnbroadcast(MulFunction):
     """Returns grad * b without summing back to a's shape (broadcasting forgotten)."""
     @staticmethod
     def backward(ctx, grad):
@@ -13,7 +13,7 @@ class MulNoUnbroadcast(Mul):
         return grad * b, grad * a
 
 
-class MulSwapsTheFactors(Mul):
+class MulSwapsTheFactors(MulFunction):
     """dL/da = grad * a (the factor of the wrong input)."""
     @staticmethod
     def backward(ctx, grad):
@@ -21,7 +21,7 @@ class MulSwapsTheFactors(Mul):
         return unbroadcast(grad * a, np.shape(a)), unbroadcast(grad * b, np.shape(b))
 
 
-class MulForgetsTheUpstream(Mul):
+class MulForgetsTheUpstream(MulFunction):
     """dL/da = b, as if the upstream gradient were always 1."""
     @staticmethod
     def backward(ctx, grad):
@@ -73,6 +73,20 @@ def tape_resets_leaf_gradients(root, grad, retain_graph=False):
         if node._op is None and id(node) not in seen:
             node.grad, _ = None, seen.add(id(node))
     _run(order, root, grad, retain_graph, combine)
+
+
+def _add_in_place(old, new):
+    if old is None:
+        return new
+    old += new
+    return old
+
+
+def tape_accumulates_in_place(root, grad, retain_graph=False):
+    """pending += new, in place: the array it adds into may be another node's gradient
+    too (an add passes one array to both inputs) or the caller's, so on a diamond graph
+    (u = x + y; v = u + x) one gradient is counted twice."""
+    _run(list(reversed(_topological_order(root))), root, grad, retain_graph, _add_in_place)
 
 
 def tape_never_frees(root, grad, retain_graph=False):
@@ -133,7 +147,7 @@ def numerical_gradient_restores_by_adding(f, x, positions, eps=1e-6):
 WRONG = {
     "1.1": [MulNoUnbroadcast, MulSwapsTheFactors, MulForgetsTheUpstream],
     "1.2": [tape_overwrites_gradients, tape_in_forward_order, tape_resets_leaf_gradients,
-            tape_never_frees],
+            tape_never_frees, tape_accumulates_in_place],
     "2.1": [numerical_gradient_one_sided, numerical_gradient_no_restore,
             numerical_gradient_divides_by_eps, numerical_gradient_restores_by_adding],
 }

@@ -1,19 +1,19 @@
-"""Wrong solutions of 6.1-6.3 (activations, dropout), 7.1 (UNetUp) and 8.1 (receptive field)."""
+"""Wrong solutions of 6.1-6.4 (activations, dropout), 7.1 (UNetUp) and 8.1 (receptive field)."""
 import numpy as np
 
 import nn.functional as F
-from nn.ops.activations import Dropout, LeakyReLU, Sigmoid, Tanh
+from nn.ops.activations import DropoutFunction, LeakyReLUFunction, SigmoidFunction, TanhFunction
 from pix2pix.models.unet import UNetUp
 
 
-class LeakyBackwardSlopeOne(LeakyReLU):
+class LeakyBackwardSlopeOne(LeakyReLUFunction):
     """Backward passes the gradient through unchanged (slope 1 everywhere)."""
     @staticmethod
     def backward(ctx, grad):
         return grad
 
 
-class LeakyBackwardMaskInverted(LeakyReLU):
+class LeakyBackwardMaskInverted(LeakyReLUFunction):
     """The slope applied where x > 0 instead of where x <= 0."""
     @staticmethod
     def backward(ctx, grad):
@@ -21,28 +21,28 @@ class LeakyBackwardMaskInverted(LeakyReLU):
         return grad * np.where(positive, ctx.slope, 1.0).astype(grad.dtype)
 
 
-class LeakyForgetsTheSlope(LeakyReLU):
+class LeakyForgetsTheSlope(LeakyReLUFunction):
     """A plain ReLU forward and backward: the slope argument ignored."""
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
-        return LeakyReLU.forward(ctx, x, 0.0)
+        return LeakyReLUFunction.forward(ctx, x, 0.0)
 
 
-class DropoutNotRescaled(Dropout):
+class DropoutNotRescaled(DropoutFunction):
     """Zeros elements but does not scale the kept ones by 1 / (1 - p)."""
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):
-        return Dropout.forward(ctx, x, p, generator) * x.dtype.type(1 - p)
+        return DropoutFunction.forward(ctx, x, p, generator) * x.dtype.type(1 - p)
 
 
-class DropoutPIsKeep(Dropout):
+class DropoutPIsKeep(DropoutFunction):
     """Reads p as the probability of keeping (cs231n's convention)."""
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):
-        return Dropout.forward(ctx, x, 1 - p if p > 0 else p, generator)
+        return DropoutFunction.forward(ctx, x, 1 - p if p > 0 else p, generator)
 
 
-class DropoutFreshMaskInBackward(Dropout):
+class DropoutFreshMaskInBackward(DropoutFunction):
     """Draws a new mask in backward instead of reusing the forward's."""
     @staticmethod
     def backward(ctx, grad):
@@ -50,15 +50,15 @@ class DropoutFreshMaskInBackward(Dropout):
         return grad * np.random.default_rng(123).permutation(mask.reshape(-1)).reshape(mask.shape)
 
 
-class DropoutSeedZeroWithoutGenerator(Dropout):
+class DropoutSeedZeroWithoutGenerator(DropoutFunction):
     """generator=None becomes default_rng(0): the same "random" mask on every call."""
     @staticmethod
     def forward(ctx, x, p=0.5, generator=None):
-        return Dropout.forward(ctx, x, p, np.random.default_rng(0) if generator is None
+        return DropoutFunction.forward(ctx, x, p, np.random.default_rng(0) if generator is None
                                else generator)
 
 
-class TanhBackwardNotSquared(Tanh):
+class TanhBackwardNotSquared(TanhFunction):
     """d tanh / dx = 1 - y instead of 1 - y^2."""
     @staticmethod
     def backward(ctx, grad):
@@ -66,7 +66,7 @@ class TanhBackwardNotSquared(Tanh):
         return grad * (1 - out)
 
 
-class SigmoidNaive(Sigmoid):
+class SigmoidNaive(SigmoidFunction):
     """1 / (1 + exp(-x)): overflows (and warns) for x = -1000."""
     @staticmethod
     def forward(ctx, x):
@@ -75,7 +75,7 @@ class SigmoidNaive(Sigmoid):
         return out
 
 
-class SigmoidBackwardWithoutOneMinus(Sigmoid):
+class SigmoidBackwardWithoutOneMinus(SigmoidFunction):
     """d sigmoid / dx = y instead of y (1 - y)."""
     @staticmethod
     def backward(ctx, grad):
@@ -83,7 +83,7 @@ class SigmoidBackwardWithoutOneMinus(Sigmoid):
         return grad * out
 
 
-class TanhFromSigmoidOffByTwo(Tanh):
+class TanhFromSigmoidOffByTwo(TanhFunction):
     """tanh(x) written as 2 sigmoid(x) - 1 (it is 2 sigmoid(2x) - 1)."""
     @staticmethod
     def forward(ctx, x):
@@ -92,7 +92,7 @@ class TanhFromSigmoidOffByTwo(Tanh):
         return out
 
 
-class TanhByDefinition(Tanh):
+class TanhByDefinition(TanhFunction):
     """(e^x - e^-x) / (e^x + e^-x): exp(1000) overflows and inf / inf is NaN."""
     @staticmethod
     def forward(ctx, x):
@@ -101,21 +101,13 @@ class TanhByDefinition(Tanh):
         return out
 
 
-# 6.3 grades Tanh and Sigmoid: a wrong solution provides both (one of them wrong).
-def _pair(name, tanh, sigmoid, doc):
-    return type(name, (), {"Tanh": tanh, "Sigmoid": sigmoid, "__doc__": doc,
-                           "apply": tanh.apply, "__name__": name})
-
-
-WRONG_6_3 = [
-    _pair("TanhBackwardNotSquared", TanhBackwardNotSquared, Sigmoid, TanhBackwardNotSquared.__doc__),
-    _pair("SigmoidNaive", Tanh, SigmoidNaive, SigmoidNaive.__doc__),
-    _pair("SigmoidBackwardWithoutOneMinus", Tanh, SigmoidBackwardWithoutOneMinus,
-          SigmoidBackwardWithoutOneMinus.__doc__),
-    _pair("TanhFromSigmoidOffByTwo", TanhFromSigmoidOffByTwo, Sigmoid,
-          TanhFromSigmoidOffByTwo.__doc__),
-    _pair("TanhByDefinition", TanhByDefinition, Sigmoid, TanhByDefinition.__doc__),
-]
+class SigmoidDerivativeOfTheInput(SigmoidFunction):
+    """d sigmoid / dx written as x (1 - x) with the input x, not the output y."""
+    @staticmethod
+    def forward(ctx, x):
+        out = SigmoidFunction.forward(ctx, x)
+        ctx.save_for_backward(x)
+        return out
 
 
 class UNetUpSkipLast(UNetUp):
@@ -148,6 +140,16 @@ class UNetUpReLUAfterTheConv(UNetUp):
         return F.cat([skip, x], dim=1) if skip is not None else x
 
 
+class UNetUpDropoutAfterTheConcat(UNetUp):
+    """Dropout applied to the concatenation, skip channels included, not to the up-path."""
+    def forward(self, x, skip=None):
+        x = self.conv(F.relu(x))
+        if self.norm is not None:
+            x = self.norm(x)
+        x = F.cat([skip, x], dim=1) if skip is not None else x
+        return self.dropout(x) if self.dropout is not None else x
+
+
 def receptive_field_off_by_one(layers):
     """(r - 1) * s + k - 1 per layer."""
     field = 1
@@ -173,8 +175,10 @@ WRONG = {
     "6.1": [LeakyBackwardSlopeOne, LeakyBackwardMaskInverted, LeakyForgetsTheSlope],
     "6.2": [DropoutNotRescaled, DropoutPIsKeep, DropoutFreshMaskInBackward,
             DropoutSeedZeroWithoutGenerator],
-    "6.3": WRONG_6_3,
-    "7.1": [UNetUpSkipLast, UNetUpLeakyReLU, UNetUpReLUAfterTheConv],
+    "6.3": [TanhBackwardNotSquared, TanhFromSigmoidOffByTwo, TanhByDefinition],
+    "6.4": [SigmoidNaive, SigmoidBackwardWithoutOneMinus, SigmoidDerivativeOfTheInput],
+    "7.1": [UNetUpSkipLast, UNetUpLeakyReLU, UNetUpReLUAfterTheConv,
+            UNetUpDropoutAfterTheConcat],
     "8.1": [receptive_field_off_by_one, receptive_field_forward_order,
             receptive_field_ignores_stride],
 }

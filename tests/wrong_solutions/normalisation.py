@@ -64,6 +64,37 @@ class BatchNormEvalBackwardAsTraining(BatchNormFunction):
         return BatchNormFunction.backward(ctx, grad)
 
 
+class BatchNormStatisticsInFloat64(BatchNormFunction):
+    """The statistics of a float32 batch computed in float64 (x.astype(float64).mean()):
+    the output and the running statistics come back float64."""
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean=None, running_var=None, training=True,
+                momentum=0.1, eps=1e-5):
+        return BatchNormFunction.forward(ctx, x.astype(np.float64), gamma, beta, running_mean,
+                                         running_var, training, momentum, eps)
+
+
+class BatchNormIgnoresMomentum(BatchNormFunction):
+    """The momentum argument ignored: PyTorch's default 0.1 always."""
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean=None, running_var=None, training=True,
+                momentum=0.1, eps=1e-5):
+        return BatchNormFunction.forward(ctx, x, gamma, beta, running_mean, running_var,
+                                         training, 0.1, eps)
+
+
+class BatchNormRefusesOnePixelMaps(BatchNormFunction):
+    """Refuses a (N, C, 1, 1) batch as if it had one value per channel; N of them is valid."""
+    @staticmethod
+    def forward(ctx, x, gamma, beta, running_mean=None, running_var=None, training=True,
+                momentum=0.1, eps=1e-5):
+        if training and x.shape[2] * x.shape[3] < 2:
+            raise ValueError("batch_norm: one value per channel")
+        return BatchNormFunction.forward(ctx, x, gamma, beta, running_mean, running_var,
+                                         training, momentum, eps)
+
+
 WRONG = {"5.1": [BatchNormMissingMeanTerm, BatchNormEvalWithoutSqrt,
                  BatchNormBiasedRunningVariance, BatchNormMomentumFlipped,
-                 BatchNormEvalBackwardAsTraining]}
+                 BatchNormEvalBackwardAsTraining, BatchNormStatisticsInFloat64,
+                 BatchNormIgnoresMomentum, BatchNormRefusesOnePixelMaps]}

@@ -1,6 +1,8 @@
 """Wrong solutions of 6b.1 (the Adam step)."""
 import numpy as np
 
+from nn.optim import adam_step_reference
+
 
 def adam_without_bias_correction(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3,
                                  betas=(0.9, 0.999), eps=1e-8):
@@ -51,5 +53,13 @@ def adam_bias_correction_in_float64(param, grad, exp_avg, exp_avg_sq, step, lr=1
     return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def adam_beta2_hard_coded(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.999),
+                          eps=1e-8):
+    """beta2 written as 0.999 instead of read from betas."""
+    return adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr, (betas[0], 0.999),
+                               eps)
+
+
 WRONG = {"6b.1": [adam_without_bias_correction, adam_eps_inside_the_sqrt, adam_in_place,
-                  adam_squares_the_momentum, adam_bias_correction_in_float64]}
+                  adam_squares_the_momentum, adam_bias_correction_in_float64,
+                  adam_beta2_hard_coded]}

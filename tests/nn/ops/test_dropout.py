@@ -30,9 +30,9 @@ def test_kept_fraction_and_scale(implementation, xp, p):
     """Over 100,000 elements the kept fraction is 1 - p within 5 binomial standard
     deviations (sqrt(p (1 - p) / n) = 0.0016 at p = 0.5), and every kept value is
     x / (1 - p), so that E[output] = x."""
-    Dropout = implementation
+    DropoutFunction = implementation
     n = 100_000
-    y = nn.to_numpy(Dropout.apply(ones(xp, (n,)), p=p, generator=np.random.default_rng(0)).data)
+    y = nn.to_numpy(DropoutFunction.apply(ones(xp, (n,)), p=p, generator=np.random.default_rng(0)).data)
     kept = y != 0
     assert abs(kept.mean() - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n)
     np.testing.assert_allclose(y[kept], 1 / (1 - p), rtol=1e-6)
@@ -42,11 +42,11 @@ def test_kept_fraction_and_scale(implementation, xp, p):
 @pytest.mark.exercise("6.2", "the mask comes from the generator")
 def test_same_seed_same_mask_different_seed_different_mask(implementation, xp):
     """Reproducibility comes from the generator: same seed, same mask; another seed, another."""
-    Dropout = implementation
+    DropoutFunction = implementation
     x = ones(xp, (8, 16))
 
     def mask(seed):
-        out = Dropout.apply(x, p=0.5, generator=np.random.default_rng(seed))
+        out = DropoutFunction.apply(x, p=0.5, generator=np.random.default_rng(seed))
         return nn.to_numpy(out.data) != 0
 
     np.testing.assert_array_equal(mask(1), mask(1))
@@ -57,10 +57,10 @@ def test_same_seed_same_mask_different_seed_different_mask(implementation, xp):
 def test_backward_uses_the_forward_mask(implementation, xp, rng):
     """The gradient flows only through the kept elements, scaled like them:
     dL/dx = g * mask / (1 - p), with the SAME mask the forward drew (not a fresh one)."""
-    Dropout = implementation
+    DropoutFunction = implementation
     p = 0.3
     x = nn.Tensor(xp.asarray(rng.uniform(0.5, 1.5, (4, 50))), requires_grad=True)
-    y = Dropout.apply(x, p=p, generator=np.random.default_rng(5))
+    y = DropoutFunction.apply(x, p=p, generator=np.random.default_rng(5))
     g = rng.standard_normal(y.shape)
     y.backward(xp.asarray(g))
     kept = nn.to_numpy(y.data) != 0
