@@ -214,7 +214,8 @@ print(f"before loading: max |difference| = {before.max():.3f}")
 # Two ways to run G at test time. eval_mode=True: BatchNorm uses its running statistics and
 # dropout is off (deterministic). The paper's way (default): dropout on and BatchNorm on the
 # test batch, as in training; the dropout generator's state is in the checkpoint, so even
-# that is reproduced exactly.
+# that is reproduced exactly. To compare the two on drawings of your own, with a seed for
+# the paper's noise: the demo (README, "Try it in the browser"), python -m pix2pix.demo.
 rows = []
 for item in fixed:
     A = item["A"][None]

@@ -1,8 +1,11 @@
-"""Get a pix2pix dataset: download the official archive, or link a local copy.
+"""Get a pix2pix dataset (the official archive, or a link to a local copy) or a pretrained G.
 
     python -m pix2pix.download facades                  # -> datasets/facades/{train,val,test}
     python -m pix2pix.download facades --link           # datasets/facades -> ../shared/facades
     python -m pix2pix.download facades --link-from DIR  # datasets/facades -> DIR
+    python -m pix2pix.download --pretrained facades_label2photo
+        # the port's G -> checkpoints/facades_label2photo_pretrained/latest_net_G.pth, where
+        # `--name facades_label2photo_pretrained` finds it (test command, demo)
 """
 import argparse
 import os
@@ -15,9 +18,12 @@ from pathlib import Path, PurePosixPath
 from tqdm import tqdm
 
 from pix2pix.data.images import DataError
-from pix2pix.data.published import DATASETS
+from pix2pix.data.published import DATASETS, PRETRAINED
+from pix2pix.files.official import infer_unet
+from pix2pix.files.pth import load_pth
 
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
+PRETRAINED_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch"  # the port's
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -105,6 +111,38 @@ def link(name, dataroot="datasets", source=None):
     return target
 
 
+def pretrained_url(model):
+    """The port's address of a pretrained G (scripts/download_pix2pix_model.sh)."""
+    return f"{PRETRAINED_URL}/{model}.pth"
+
+
+def pretrained_path(model, checkpoints_dir="checkpoints"):
+    """Where the port keeps a pretrained G, and where `--name <model>_pretrained` looks."""
+    return Path(checkpoints_dir) / f"{model}_pretrained" / "latest_net_G.pth"
+
+
+def download_pretrained(model, checkpoints_dir="checkpoints", url=None):
+    """Fetch the port's G for ``model``; it replaces nothing until it reads as a U-Net G."""
+    dest = pretrained_path(model, checkpoints_dir)
+    if dest.exists():
+        print(f"{dest} already exists; nothing to do")
+        return dest
+    url = url or pretrained_url(model)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    unchecked = dest.with_name(dest.name + ".unchecked")
+    print(f"downloading {url}")
+    fetch(url, unchecked)
+    try:
+        infer_unet(load_pth(unchecked))
+    except ValueError as err:  # CheckpointError, PickleShapeError: not a U-Net state dict
+        unchecked.unlink()
+        raise DataError(f"{url} did not give the port's U-Net generator: {err}") from err
+    os.replace(unchecked, dest)
+    where = "" if str(checkpoints_dir) == "checkpoints" else f" --checkpoints_dir {checkpoints_dir}"
+    print(f"done: {dest}\nrun it: python -m pix2pix.demo --name {model}_pretrained{where}")
+    return dest
+
+
 def manual_instructions(name, dataroot):
     folder = Path(dataroot) / name
     return (f"To install it by hand, put the images in {folder}/train/ (and val/, test/):\n"
@@ -113,33 +151,64 @@ def manual_instructions(name, dataroot):
             f"Or link a local copy: python -m pix2pix.download {name} --link-from PATH")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Download or link a pix2pix dataset.")
-    parser.add_argument("name", choices=DATASETS, help="dataset name")
+def manual_pretrained_instructions(model, checkpoints_dir, url):
+    return (f"To install it by hand, fetch {url} on a machine with internet and save it as\n"
+            f"  {pretrained_path(model, checkpoints_dir)}\n"
+            f"then: python -m pix2pix.demo --name {model}_pretrained "
+            f"--checkpoints_dir {checkpoints_dir}")
+
+
+def download_parser():
+    parser = argparse.ArgumentParser(description="Download or link a pix2pix dataset, or "
+                                                 "download a pretrained generator.")
+    parser.add_argument("name", nargs="?", choices=DATASETS, help="dataset name")
     parser.add_argument("--dataroot", default="datasets", help="folder that will hold <name>/")
-    parser.add_argument("--url", default=None, help="archive URL (default: the official one)")
+    parser.add_argument("--url", default=None, help="archive or .pth URL (default: the "
+                                                    "official one)")
     parser.add_argument("--link", action="store_true",
                         help="symlink <dataroot>/<name> to ../shared/<name> instead of downloading")
     parser.add_argument("--link-from", default=None, help="folder to link to (implies --link)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--pretrained", default=None, choices=sorted(PRETRAINED),
+                        help="the port's pretrained G instead of a dataset")
+    parser.add_argument("--checkpoints_dir", default="checkpoints",
+                        help="--pretrained: the folder that will hold <model>_pretrained/")
+    return parser
 
-    # A local copy beside the checkout (../shared/<name>) is linked rather than downloaded.
+
+def get_dataset(args):
+    """Link a local copy (../shared/<name>, or --link-from) or download the archive."""
     shared = REPO_ROOT.parent / "shared" / args.name
-    local_copy = args.url is None and shared.is_dir() and not (Path(args.dataroot) / args.name).exists()
+    local_copy = (args.url is None and shared.is_dir()
+                  and not (Path(args.dataroot) / args.name).exists())
+    if args.link or args.link_from or local_copy:
+        link(args.name, args.dataroot, args.link_from)
+    else:
+        download(args.name, args.dataroot, args.url)
+
+
+def main(argv=None):
+    parser = download_parser()
+    args = parser.parse_args(argv)
+    if (args.name is None) == (args.pretrained is None):
+        parser.error("give one of: a dataset name (e.g. facades), or --pretrained MODEL")
     try:
-        if args.link or args.link_from or local_copy:
-            link(args.name, args.dataroot, args.link_from)
+        if args.pretrained:
+            download_pretrained(args.pretrained, args.checkpoints_dir, args.url)
         else:
-            download(args.name, args.dataroot, args.url)
+            get_dataset(args)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except (OSError, tarfile.TarError) as err:  # URLError, timeouts, disk full, bad archive
-        url = args.url or f"{BASE_URL}/{args.name}.tar.gz"
         reason = getattr(err, "reason", None) or err
-        print(f"error: downloading {args.name} from {url} failed.\n"
-              f"  reason: {reason}\n{manual_instructions(args.name, args.dataroot)}",
-              file=sys.stderr)
+        if args.pretrained:
+            url = args.url or pretrained_url(args.pretrained)
+            how = manual_pretrained_instructions(args.pretrained, args.checkpoints_dir, url)
+        else:
+            url = args.url or f"{BASE_URL}/{args.name}.tar.gz"
+            how = manual_instructions(args.name, args.dataroot)
+        print(f"error: downloading {args.pretrained or args.name} from {url} failed.\n"
+              f"  reason: {reason}\n{how}", file=sys.stderr)
         return 1
     return 0
 

@@ -133,10 +133,15 @@ class SingleDataset:
         return len(self.paths)
 
     def get(self, index, rng=None):
-        img = load_image(self.paths[index])
-        params = prep.centre_params(img.size, self.mode, self.load_size, self.crop_size)
-        img = prep.apply(img, self.mode, self.load_size, self.crop_size, params, self.grey)
+        img = preprocess_for_test(load_image(self.paths[index]), self.mode, self.load_size,
+                              self.crop_size, self.grey)
         return {"A": to_array(img), "B": None, "path": str(self.paths[index])}
+
+
+def preprocess_for_test(img, preprocess, load_size, crop_size, grey=False):
+    """One PIL image as ``preprocess`` gives it at test time: the centre crop, no flip."""
+    params = prep.centre_params(img.size, preprocess, load_size, crop_size)
+    return prep.apply(img, preprocess, load_size, crop_size, params, grey)
 
 
 def build_dataset(opt, split, train, test_load_size=None):

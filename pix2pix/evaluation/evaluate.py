@@ -89,10 +89,11 @@ def test_parser():
 ASPECT_RATIOS = (0.01, 100.0)  # a 256x256 output stays under 26 Mpx at either end
 
 
-def parse_test_options(argv=None):
-    """(options, the names given on the command line, lines to print)."""
+def parse_test_options(argv=None, parser=None):
+    """(options, the names given on the command line, lines to print). parser: test_parser()
+    or one built on it (the demo's)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = test_parser()
+    parser = parser or test_parser()
     opt = parser.parse_args(argv)
     given = given_options(parser, argv)
     notes = resolve_port_options(opt, given, train=False)

@@ -63,6 +63,11 @@ def size_multiple(netG):
     return 4 if netG in RESNETS else 2 ** unet_depth(netG)
 
 
+def dropout_generator(seed):
+    """The random stream of G's dropout masks for ``seed`` (its own, apart from the weights')."""
+    return np.random.default_rng([seed, 1])
+
+
 def define_G(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True,
              init_gain=0.02, dropout_placement="paper", skips=True, seed=0, init_type="normal"):
     """The generator. netG: "unet_<size>", or the port's "resnet_9blocks" / "resnet_6blocks"
@@ -72,13 +77,13 @@ def define_G(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use
     seed fixes the initial weights (and, separately, the dropout masks); init_type and
     init_gain choose how the weights are drawn (init_weights).
     """
-    dropout_generator = np.random.default_rng([seed, 1])
+    dropout = dropout_generator(seed)
     if netG in RESNETS:
         net = ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, RESNETS[netG],
-                              dropout_generator)
+                              dropout)
     else:
         net = UNet(input_nc, output_nc, unet_depth(netG), ngf, norm, use_dropout,
-                   dropout_placement, skips, dropout_generator=dropout_generator)
+                   dropout_placement, skips, dropout_generator=dropout)
     return init_weights(net, init_gain, np.random.default_rng([seed, 0]), init_type)
 
 
