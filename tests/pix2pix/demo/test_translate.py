@@ -34,7 +34,7 @@ def run_test_command(workspace, tmp_path, image, *args):
                           "--input_dir", str(folder), "--results_dir", str(tmp_path / "res"),
                           *args]) == 0
     return np.asarray(Image.open(tmp_path / "res" / "run" / "inputs_latest" / "images" /
-                                 "label_output.png"))
+                                 "label_fake.png"))
 
 
 
