@@ -19,14 +19,15 @@ class UNetUp(nn.Module):
 
     __init__(in_channels, out_channels, kind="batch", dropout=False, bias=None,
              generator=None):
-        call super().__init__() first. kind: "batch", "instance" or "none" (--norm), as in
-        UNetDown. The parameters must be found under these names (checkpoints and the
-        official weights use them): ``conv`` (a 4x4, stride 2, padding 1 transposed
-        convolution), ``norm`` (``norm_layer(kind, out_channels)``: a BatchNorm2d, an
-        affine-free InstanceNorm2d, or None for "none"), ``dropout`` (a Dropout of 0.5
-        drawing from ``generator``, or None when dropout=False). The conv has a bias if
-        bias=True; by default (bias=None) only when kind is "instance", as in the official
-        port (BatchNorm's own shift makes a bias redundant; InstanceNorm here has none).
+        call super().__init__() first. kind: "batch", "syncbatch", "instance" or "none"
+        (--norm), as in UNetDown. The parameters must be found under these names
+        (checkpoints and the official weights use them): ``conv`` (a 4x4, stride 2,
+        padding 1 transposed convolution), ``norm`` (``norm_layer(kind, out_channels)``: a
+        BatchNorm2d, a SyncBatchNorm2d, an affine-free InstanceNorm2d, or None for "none"),
+        ``dropout`` (a Dropout of 0.5 drawing from ``generator``, or None when
+        dropout=False). The conv has a bias if bias=True; by default (bias=None) only when
+        kind is "instance", as in the official port's U-Net (a batch norm's own shift makes
+        a bias redundant; the instance norm here has none).
     forward(x, skip=None): x: (N, in_channels, H, W); skip: (N, C_skip, 2H, 2W) or None.
         Applies the decoder's (non-leaky) ReLU, then the conv, norm and dropout that are
         present, in the official code's order, and returns (N, C_skip + out_channels,

@@ -150,13 +150,13 @@ class UNetUpDropoutAfterTheConcat(UNetUp):
         return self.dropout(x) if self.dropout is not None else x
 
 
-
 class UNetUpBatchNormForEveryKind(UNetUp):
     """Builds a BatchNorm (and no conv bias) whatever ``kind`` asks for, "none" aside."""
     def __init__(self, in_channels, out_channels, kind="batch", dropout=False, bias=None,
                  generator=None):
         UNetUp.__init__(self, in_channels, out_channels, "batch" if kind != "none" else kind,
                         dropout, bias, generator)
+
 
 def receptive_field_off_by_one(layers):
     """(r - 1) * s + k - 1 per layer."""
