@@ -56,15 +56,33 @@ class Conv2d(_Conv):
 
 
 class ConvTranspose2d(_Conv):
-    """x: (N, in_channels, H, W) -> (N, out_channels, (H - 1) s - 2p + k, ...).
+    """x: (N, in_channels, H, W) -> (N, out_channels, (H - 1) s - 2p + k + output_padding, ...).
+
+    output_padding (<= padding here) keeps that many of the rows and columns that padding
+    would cut at the bottom and right: with k 3, s 2, p 1 it makes the output exactly 2H.
 
     weight: (in_channels, out_channels, k, k) (PyTorch's layout), bias: (out_channels,).
     """
     transposed = True
 
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, bias=True, dtype=np.float32, generator=None):
+        if not 0 <= output_padding <= padding:
+            raise ValueError(f"ConvTranspose2d: output_padding must be in 0..padding "
+                             f"({padding}), got {output_padding}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias, dtype,
+                         generator)
+        self.output_padding = output_padding
+
     def forward(self, x):
         _check_input(self, x, self.in_channels)
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+        if not self.output_padding:
+            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+        # The full output, then padding cut at the top and left, padding - output_padding
+        # at the bottom and right.
+        full = F.conv_transpose2d(x, self.weight, self.bias, self.stride, 0)
+        p, kept = self.padding, self.padding - self.output_padding
+        return F.crop2d(full, p, kept, p, kept)
 
 
 class BatchNorm2d(Module):
@@ -130,6 +148,20 @@ class InstanceNorm2d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+
+
+class ReflectionPad2d(Module):
+    """x: (N, C, H, W) -> (N, C, H + 2p, W + 2p), each border mirrored (p < H and p < W)."""
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = padding
+
+    def forward(self, x):
+        return F.reflection_pad2d(x, self.padding)
+
+    def extra_repr(self):
+        return f"{self.padding}"
 
 
 class ReLU(Module):

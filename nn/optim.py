@@ -1,4 +1,5 @@
 """Optimisers: SGD (with momentum) and Adam, updating parameters in place."""
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -225,7 +226,23 @@ class Adam(Optimizer):
 
     def load_state_dict(self, state):
         self._load_slots(state, ("exp_avg", "exp_avg_sq"))
-        self.step_count = int(state["step"])
-        self.lr = float(state["lr"])
-        self.betas = (float(state["beta1"]), float(state["beta2"]))
-        self.eps = float(state["eps"])
+        self.step_count = int(_scalar(state, "step", lambda t: t >= 0, ">= 0", integer=True))
+        self.lr = _scalar(state, "lr", lambda lr: lr > 0, "> 0")
+        # beta2 = 1 divides by 1 - beta2^t = 0; eps = 0 divides by sqrt(v) = 0.
+        self.betas = (_scalar(state, "beta1", lambda b: 0 <= b < 1, "in [0, 1)"),
+                      _scalar(state, "beta2", lambda b: 0 <= b < 1, "in [0, 1)"))
+        self.eps = _scalar(state, "eps", lambda e: e > 0, "> 0")
+
+
+def _scalar(state, key, allowed, rule, integer=False):
+    """state[key] as a Python number: one finite number (0-d) of the right kind for which
+    allowed(value) holds, else ValueError naming the key and the rule."""
+    kinds = "iu" if integer else "iuf"
+    value = np.asarray(state.get(key)) if key in state else None
+    if value is None or value.shape != () or value.dtype.kind not in kinds:
+        raise ValueError(f"optimizer state {key!r} must be one {'integer' if integer else 'number'}"
+                         f", got {'nothing' if value is None else f'{value.dtype} {value.shape}'}")
+    number = value.item()
+    if not (math.isfinite(number) and allowed(number)):
+        raise ValueError(f"optimizer state {key!r} must be {rule}, got {number}")
+    return number

@@ -99,16 +99,18 @@ def _read_npy(zf, info, path):
     return name, np.frombuffer(data, dtype).reshape(shape, order=order).copy()
 
 
-def load(path):
-    """Read a .npz written by ``save``: {name: NumPy array}. Refuses pickled objects and
-    archives that claim more data than the file can hold (see check_zip_sizes)."""
+def load(path, names=None):
+    """Read a .npz written by ``save``: {name: NumPy array} (names: only these entries).
+    Refuses pickled objects and archives that claim more data than the file can hold (see
+    check_zip_sizes)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         with zipfile.ZipFile(path) as zf:
             check_zip_sizes(zf, path)
-            return dict(_read_npy(zf, info, path) for info in zf.infolist())
+            return dict(_read_npy(zf, info, path) for info in zf.infolist()
+                        if names is None or info.filename.removesuffix(".npy") in names)
     except UnsafeArchiveError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:

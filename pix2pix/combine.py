@@ -3,9 +3,11 @@
     python -m pix2pix.combine --fold_A A --fold_B B --fold_AB AB
 
 A/<split>/x.jpg and B/<split>/x.jpg (the same file name in each split) become
-AB/<split>/x.jpg, A on the left. Unlike the port, every split is checked first: missing
-partners, halves of different sizes and unreadable files are listed with their paths and
-nothing is written. --split_AB does the reverse (AB/<split>/x.jpg -> A/..., B/...).
+AB/<split>/x.jpg, A on the left. Unlike the port, every split is checked first: halves of
+different sizes and unreadable files are listed with their paths and nothing is written.
+As in the port, a half without a partner is skipped with a warning, files that are not
+images are ignored, and EXIF orientation is applied; subfolders are read too. --split_AB
+does the reverse (AB/<split>/x.jpg -> A/..., B/...).
 """
 import argparse
 import sys
@@ -13,10 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
+from nn.serialization import atomic_write
 from pix2pix.data.folders import match_partners, problems_error
-from pix2pix.data.images import DataError, load_image, scan_dataset
+from pix2pix.data.images import DataError, load_image, scan_dataset, set_max_pixels
+from pix2pix.files.checkpoint import disk_error_message
+from pix2pix.options.console import command
 
 
 def parser():
@@ -29,6 +34,8 @@ def parser():
                    help="A files are named *_A.<ext>, their partners *_B.<ext>, pairs *.<ext>")
     p.add_argument("--no_multiprocessing", action="store_true",
                    help="write in one thread (default: a few threads)")
+    p.add_argument("--max_image_pixels", type=int, default=None, help="refuse image files "
+                   "of more pixels (default: 16 x a 286x286 half's area, for each half)")
     p.add_argument("--split_AB", action="store_true",
                    help="the reverse: cut the pairs in --fold_AB into --fold_A and --fold_B")
     return p
@@ -36,6 +43,12 @@ def parser():
 
 def _partner(use_AB):
     return (lambda name: name.replace("_A.", "_B.")) if use_AB else (lambda name: name)
+
+
+def _ab_name(relative, use_AB):
+    """The pair's path below <fold_AB>/<split>/: the A half's (x_A.png -> x.png with
+    --use_AB)."""
+    return relative.with_name(relative.name.replace("_A.", ".")) if use_AB else relative
 
 
 def plan_combine(opt):
@@ -57,10 +70,15 @@ def plan_combine(opt):
         sides = (dict(is_a=lambda name: "_A." in name, is_b=lambda name: "_B." in name)
                  if opt.use_AB else {})
         pairs, _, found = match_partners(fold_A / split, fold_B / split, _partner(opt.use_AB),
-                                         **sides)
-        problems += found
-        out = Path(opt.fold_AB) / split
-        jobs += [(a, b, out / (a.name.replace("_A.", ".") if opt.use_AB else a.name))
+                                         **sides, load=load_upright)
+        # As the port's script: a half without a partner is skipped, not an error.
+        lonely = [(path, why) for path, why in found if why.startswith("no partner")]
+        problems += [problem for problem in found if problem not in lonely]
+        if lonely:
+            print(f"warning: {problems_error(fold_A / split, lonely, 'skipped.')}",
+                  file=sys.stderr)
+        jobs += [(a, b, Path(opt.fold_AB) / split / _ab_name(a.relative_to(fold_A / split),
+                                                             opt.use_AB))
                  for a, b in pairs[:opt.num_imgs]]
     if problems:
         raise problems_error(f"{fold_A} + {fold_B}", problems,
@@ -69,15 +87,23 @@ def plan_combine(opt):
 
 
 def save_as(img, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write img atomically: a full disk leaves no empty or half-written file."""
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    img.save(path, **options)
+    kind = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    atomic_write(path, lambda f: img.save(f, format=kind, **options))
+
+
+def load_upright(path):
+    """The image as a camera meant it: the port's script reads with OpenCV, which applies
+    the EXIF orientation."""
+    return ImageOps.exif_transpose(load_image(path))
 
 
 def combine_one(job):
     """A and B (same size) side by side: (h, 2w) with A on the left."""
     a_path, b_path, ab_path = job
-    ab = np.concatenate([np.asarray(load_image(a_path)), np.asarray(load_image(b_path))], axis=1)
+    ab = np.concatenate([np.asarray(load_upright(a_path)), np.asarray(load_upright(b_path))],
+                        axis=1)
     save_as(Image.fromarray(ab), ab_path)
 
 
@@ -102,11 +128,16 @@ def plan_split(opt):
     return jobs
 
 
+@command
 def main(argv=None):
     opt = parser().parse_args(argv)
-    if opt.num_imgs < 1:
-        print(f"error: --num_imgs must be at least 1, got {opt.num_imgs}", file=sys.stderr)
-        return 2
+    for name in ("num_imgs", "max_image_pixels"):
+        if (getattr(opt, name) or 1) < 1:
+            print(f"error: --{name} must be at least 1, got {getattr(opt, name)}",
+                  file=sys.stderr)
+            return 2
+    if opt.max_image_pixels:
+        set_max_pixels(opt.max_image_pixels)
     try:
         jobs = plan_split(opt) if opt.split_AB else plan_combine(opt)
         work = split_one if opt.split_AB else combine_one
@@ -116,8 +147,11 @@ def main(argv=None):
         else:
             with ThreadPoolExecutor(max_workers=4) as pool:  # PIL codecs release the GIL
                 list(pool.map(work, jobs))
-    except (DataError, OSError) as err:
+    except DataError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk, an unwritable --fold_AB
+        print(f"error: {disk_error_message(err, opt.fold_AB)}", file=sys.stderr)
         return 2
     verb = "split" if opt.split_AB else "combined"
     print(f"{verb} {len(jobs)} image(s) into "

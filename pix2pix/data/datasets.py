@@ -25,11 +25,13 @@ from pix2pix.data.images import (
     check_images,
     load_image,
     natural_key,
+    pixel_limit,
     scan_dataset,
+    set_max_pixels,
 )
 from pix2pix.data.pairs import to_array, transform_pair
 from pix2pix.data.synthetic import SyntheticFacades
-from pix2pix.models.networks import unet_depth
+from pix2pix.models.networks import size_multiple
 
 MODES = ("aligned", "colorization", "single")
 
@@ -139,6 +141,7 @@ class SingleDataset:
 
 def build_dataset(opt, split, train, test_load_size=None):
     """The data set that opt.dataset_mode names, for training (jitter) or testing."""
+    set_max_pixels(pixel_limit(opt.load_size, getattr(opt, "max_image_pixels", None)))
     pair = dict(preprocess=opt.preprocess, input_nc=opt.input_nc, output_nc=opt.output_nc)
     if opt.dataroot == "synthetic":
         return SyntheticFacades(n=8 if train else 4, size=opt.crop_size,
@@ -148,7 +151,7 @@ def build_dataset(opt, split, train, test_load_size=None):
                                 test_load_size=test_load_size)
     common = dict(load_size=opt.load_size, crop_size=opt.crop_size, no_flip=opt.no_flip,
                   train=train, skip_bad_files=opt.skip_bad_files, preprocess=opt.preprocess,
-                  size_multiple=2 ** unet_depth(opt.netG), test_load_size=test_load_size)
+                  size_multiple=size_multiple(opt.netG), test_load_size=test_load_size)
     if opt.dataset_mode == "colorization":
         return ColorizationDataset(opt.dataroot, split, **common)
     return AlignedDataset(opt.dataroot, split, opt.direction, input_nc=opt.input_nc,

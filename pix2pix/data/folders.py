@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pix2pix.data import preprocess as prep
 from pix2pix.data.images import (
-    IMG_EXTENSIONS,
     DataError,
+    list_images,
     load_image,
     natural_key,
     scan_dataset,
@@ -29,16 +29,19 @@ def problems_error(where, problems, fix):
 
 
 def image_files(folder):
-    return {p.name: p for p in Path(folder).iterdir() if p.suffix.lower() in IMG_EXTENSIONS}
+    """{path relative to folder, as a string: Path} of the images in folder and its
+    subfolders (list_images), so that A/train/x/1.png pairs with B/train/x/1.png."""
+    return {p.relative_to(folder).as_posix(): p for p in list_images(folder)}
 
 
 def match_partners(a_dir, b_dir, partner_name=lambda name: name, is_a=lambda name: True,
-                   is_b=lambda name: True):
+                   is_b=lambda name: True, load=load_image):
     """Same-named images of a_dir and b_dir, each pair read fully and compared in size.
 
     Returns (pairs [(a_path, b_path)], sizes {a_path: (w, h)}, problems [(path, reason)]).
     partner_name maps a name in a_dir to its partner's name in b_dir; is_a and is_b pick
-    the files of each side (the port's --use_AB keeps both sides in one folder).
+    the files of each side (the port's --use_AB keeps both sides in one folder); load reads
+    one image (combine's turns it upright first).
     """
     a_files = {name: p for name, p in image_files(a_dir).items() if is_a(name)}
     b_files = {name: p for name, p in image_files(b_dir).items() if is_b(name)}
@@ -50,7 +53,7 @@ def match_partners(a_dir, b_dir, partner_name=lambda name: name, is_a=lambda nam
             problems.append((a_path, f"no partner {b_path}"))
             continue
         try:
-            size_a, size_b = load_image(a_path).size, load_image(b_path).size
+            size_a, size_b = load(a_path).size, load(b_path).size
         except DataError as err:
             problems.append((err.path, err.reason))
             continue

@@ -4,15 +4,36 @@ Each A|B file holds one pair side by side, split at w/2 as in the official port:
 = A (photo for facades), right half = B (label map); any width works. What is done to the
 halves (the paper's jitter) is in pairs.py.
 """
+import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".webp")
+# The decoders Pillow may use: never EPS/PostScript (which starts Ghostscript) or any other
+# format a renamed file could pick. Each is a format of IMG_EXTENSIONS.
+DECODERS = ("JPEG", "PNG", "BMP", "TIFF", "PPM", "WEBP")
+
+# Pixels an image file may claim before it is decoded (a 631-byte JPEG can claim
+# 13000x13000, 0.5 GB of RGB): 16 x the area of each half at --load_size 286 by default.
+# The commands set it from their options (set_max_pixels); --max_image_pixels raises it.
+_max_pixels = [2 * 16 * 286 ** 2]
+
+
+def pixel_limit(load_size, max_image_pixels=None):
+    """The limit the options ask for: --max_image_pixels, else 16 x the --load_size area
+    of each half of an A|B file."""
+    return max_image_pixels or 2 * 16 * load_size ** 2
+
+
+def set_max_pixels(limit):
+    """Set the most pixels load_image decodes in this process (see pixel_limit)."""
+    _max_pixels[0] = int(limit)
 
 # Image.Resampling exists from Pillow 9.1; the bare constant works on every version.
 BICUBIC = getattr(Image, "Resampling", Image).BICUBIC
@@ -31,9 +52,11 @@ class DataError(ValueError):
 
 
 def natural_key(path):
-    """Sort key that puts 2.jpg before 10.jpg."""
-    name = Path(path).name
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    """Sort key that puts 2.jpg before 10.jpg, folder by folder (sub/1.png after 2.png)."""
+    parts = Path(path).parts
+    return [[len(parts) - i > 1] + [int(piece) if piece.isdigit() else piece.lower()
+                                    for piece in re.split(r"(\d+)", part)]
+            for i, part in enumerate(parts)]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -79,8 +102,15 @@ def load_image(path, pair=False):
     if path.stat().st_size == 0:
         raise _bad(path, "empty file (0 bytes); re-download or delete it")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # the pixel limit below is far lower than Pillow's
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path, formats=DECODERS)
+        with img:
             w, h = img.size
+            if w * h > _max_pixels[0]:
+                raise _bad(path, f"{w}x{h} is {w * h:,} pixels, more than the limit of "
+                                 f"{_max_pixels[0]:,} (16 x the --load_size area); resize it, "
+                                 "or raise the limit with --max_image_pixels")
             if pair and w < 2:
                 raise _bad(path, f"expected an A|B pair side by side, got {w}x{h}: too narrow "
                                  "to split; each file must hold A (left) and B (right)")
@@ -111,19 +141,40 @@ def _missing_folder_error(folder):
         path=str(folder), reason="missing folder")
 
 
-def scan_dataset(root, split, skip_bad_files=False, sizes=None):
-    """Check every file in root/split before training starts; return the good paths.
+def list_images(folder):
+    """Every file with an image extension in folder and its subfolders (the port's
+    make_dataset walks them too), naturally sorted by relative path. Other files (.DS_Store,
+    README.txt) are left out with one line on stderr saying how many."""
+    folder = Path(folder)
+    images, others = [], []
+    for parent, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in files:
+            path = Path(parent) / name
+            (images if path.suffix.lower() in IMG_EXTENSIONS else others).append(path)
+    if others:
+        shown = ", ".join(sorted(p.name for p in others)[:3])
+        print(f"note: ignored {len(others)} file(s) in {folder} that are not images "
+              f"({' '.join(IMG_EXTENSIONS)}): {shown}{', ...' if len(others) > 3 else ''}",
+              file=sys.stderr)
+    return sorted(images, key=lambda p: natural_key(p.relative_to(folder)))
 
-    Returns a naturally sorted list of Path. Bad files (anything that is not a readable A|B
-    image) raise one DataError listing them all, or with skip_bad_files are left out with
-    a warning on stderr. sizes: a dict that receives {path: (w, h)} of the good files.
+
+def scan_dataset(root, split, skip_bad_files=False, sizes=None):
+    """Check every image in root/split (and its subfolders) before training starts; return
+    the good paths.
+
+    Returns a naturally sorted list of Path. Bad images (unreadable, truncated, too narrow
+    for an A|B pair) raise one DataError listing them all, or with skip_bad_files are left
+    out with a warning on stderr. sizes: a dict that receives {path: (w, h)} of the good
+    files. Files that are not images are ignored (list_images).
     """
     folder = Path(root) / split
     if not folder.is_dir():
         raise _missing_folder_error(folder)
-    entries = sorted(folder.iterdir(), key=natural_key)
+    entries = list_images(folder)
     if not entries:
-        raise DataError(f"dataset folder is empty: {folder}\n"
+        raise DataError(f"no images in dataset folder: {folder}\n"
                         f"Put A|B images (photo left, label map right) into {folder}/",
                         path=str(folder), reason="empty folder")
 

@@ -26,7 +26,7 @@ ARCHITECTURE_OPTIONS = ("netG", "netD", "n_layers_D", "ngf", "ndf", "norm", "no_
 # from then on.
 EXPERIMENT_OPTIONS = ("direction", "lambda_L1", "beta1", "dataroot", "load_size",
                       "crop_size", "no_flip", "seed", "unconditional_D", "no_dropout",
-                      "dropout_placement", "max_dataset_size")
+                      "dropout_placement", "max_dataset_size", "phase", "preprocess")
 
 
 class CheckpointError(ValueError):
@@ -39,7 +39,7 @@ class NonFiniteStateError(CheckpointError):
 
 def disk_error_message(error, path=None):
     """One line for an OSError while writing: the path, the cause and what to do."""
-    where = error.filename or path
+    where = error.filename or path or "the output file"
     return (f"cannot write {where}: {error.strerror or error}. Free disk space, fix the "
             "folder's permissions, or choose another folder")
 
@@ -94,13 +94,14 @@ def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weight
                               "choose another --checkpoints_dir.") from e
 
 
-def read_checkpoint(path):
-    """(meta dict, arrays dict) of a checkpoint, after checking its format and version."""
+def read_checkpoint(path, meta_only=False):
+    """(meta dict, arrays dict) of a checkpoint, after checking its format and version.
+    meta_only: read no arrays (the dict is then empty)."""
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path}: train first, or check --name, "
                               f"--checkpoints_dir and --epoch")
     try:
-        arrays = nn.load(path)
+        arrays = nn.load(path, names=("meta",) if meta_only else None)
     except ValueError as e:  # truncated, or not an .npz: the message names the file
         raise CheckpointError(str(e)) from e
     if "meta" not in arrays:
@@ -158,11 +159,21 @@ def architecture_differences(saved_options, options):
             if k in saved_options and k in options and saved_options[k] != options[k]]
 
 
+def same_option(key, saved, given):
+    """Whether two values of option ``key`` mean the same: paths are compared normalised
+    (./myds, myds/ and /abs/myds are one folder)."""
+    if key == "dataroot" and isinstance(saved, str) and isinstance(given, str):
+        return os.path.abspath(os.path.expanduser(saved)) == os.path.abspath(
+            os.path.expanduser(given))
+    return saved == given
+
+
 def experiment_differences(saved_options, options):
     """["--lambda_L1: saved 100.0, given 10.0", ...] for the experiment options that differ."""
     return [f"--{k}: saved {saved_options[k]!r}, given {options[k]!r}"
             for k in EXPERIMENT_OPTIONS
-            if k in saved_options and k in options and saved_options[k] != options[k]]
+            if k in saved_options and k in options
+            and not same_option(k, saved_options[k], options[k])]
 
 
 def _subset(arrays, prefix):

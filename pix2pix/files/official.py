@@ -1,6 +1,7 @@
 """Weights of the official PyTorch implementation (junyanz/pytorch-CycleGAN-and-pix2pix).
 
-Its U-Net is a nest of blocks: block d (0 = outermost) keeps its layers in a Sequential
+Its ResNet generators (resnet_9blocks, resnet_6blocks) have our names already
+(pix2pix/models/resnet.py keeps its indices). Its U-Net is a nest of blocks: block d (0 = outermost) keeps its layers in a Sequential
 ``model``, with the next block at index 1 (outermost) or 3 (the others). Our U-Net keeps
 the same layers in flat lists, so the names map one to one:
 
@@ -17,6 +18,7 @@ names already match ("model.0.weight", ...). PyTorch's BatchNorm also stores a
     python -m pix2pix.official export --name facades_label2photo --out latest_net_G.pth
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +28,8 @@ import nn
 from pix2pix.files.checkpoint import CheckpointError, read_checkpoint
 from pix2pix.files.pth import load_pth, save_pth
 from pix2pix.models import define_G
+from pix2pix.models.networks import unet_depth
+from pix2pix.models.budget import check_generator_claim, memory_budget
 
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var")
 
@@ -106,23 +110,61 @@ def ours_to_official(state, key_map):
     return out
 
 
+def infer_resnet(official_state):
+    """define_G's options read off an official ResnetGenerator state dict: the blocks are
+    model.10 .. model.<9 + n>, the output conv model.<17 + n>; BatchNorm keeps running
+    statistics, instance norm none but its convs have biases; dropout shifts a block's
+    second conv from conv_block.5 to conv_block.6."""
+    first = official_state["model.1.weight"]
+    blocks = len([k for k in official_state
+                  if k.endswith(".conv_block.1.weight") and k.count(".") == 4])
+    netG = {9: "resnet_9blocks", 6: "resnet_6blocks"}.get(blocks)
+    last = official_state.get(f"model.{17 + blocks}.weight")
+    if netG is None or last is None or first.ndim != 4 or last.ndim != 4:
+        raise CheckpointError(f"not an official ResNet generator with 6 or 9 blocks ({blocks} "
+                              "residual blocks found)")
+    norm = ("batch" if "model.2.running_mean" in official_state else
+            "instance" if "model.1.bias" in official_state else "none")
+    dropout = np.ndim(official_state.get("model.10.conv_block.6.weight")) == 4
+    return dict(netG=netG, input_nc=first.shape[1], output_nc=last.shape[0], ngf=first.shape[0],
+                norm=norm, use_dropout=dropout)
+
+
+def infer_generator(official_state):
+    """(define_G's options, {our key: official key}) of an official generator's state dict:
+    a U-Net (read by infer_unet) or a ResNet (infer_resnet; the names are already ours)."""
+    if "model.model.0.weight" in official_state:
+        num_downs, input_nc, output_nc, ngf = infer_unet(official_state)
+        return (dict(netG=f"unet_{2 ** num_downs}", input_nc=input_nc, output_nc=output_nc,
+                     ngf=ngf, norm="batch", use_dropout=True), unet_key_map(num_downs))
+    if "model.1.weight" in official_state:
+        return infer_resnet(official_state), {}
+    raise CheckpointError("not an official U-Net or ResNet generator: no 'model.model.0.weight' "
+                          "or 'model.1.weight' key (is it a discriminator?)")
+
+
 def load_official_generator(path, opt=None):
-    """Our UNet holding the weights of an official ``latest_net_G.pth`` (unet_<size>,
-    BatchNorm, the port's dropout placement). The architecture is read off the file."""
+    """Our generator holding the weights of an official ``latest_net_G.pth``: a U-Net
+    (unet_<size>, BatchNorm, the port's dropout placement) or a ResNet (resnet_9blocks,
+    resnet_6blocks). The architecture is read off the file and checked against its size
+    and the memory budget before anything is built."""
     state = load_pth(path)
-    num_downs, input_nc, output_nc, ngf = infer_unet(state)
+    found, key_map = infer_generator(state)
+    side = 2 ** unet_depth(found["netG"]) if found["netG"].startswith("unet_") else 256
+    check_generator_claim(path, found["netG"], found["input_nc"], found["output_nc"],
+                          found["ngf"], found["norm"], True, os.path.getsize(path), side,
+                          memory_budget(getattr(opt, "memory_budget", None)))
     seed = getattr(opt, "seed", 0) if opt is not None else 0
-    G = define_G(f"unet_{2 ** num_downs}", input_nc, output_nc, ngf, "batch", True,
-                 dropout_placement="pytorch", seed=seed)
+    G = define_G(**found, dropout_placement="pytorch", seed=seed)
     shapes = {k: v.shape for k, v in G.state_dict().items()}
     try:
-        G.load_state_dict(official_to_ours(state, shapes, unet_key_map(num_downs)))
+        G.load_state_dict(official_to_ours(state, shapes, key_map))
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from e
     if opt is not None:  # the test command then resizes images for this generator
-        opt.netG, opt.ngf, opt.input_nc, opt.output_nc = (f"unet_{2 ** num_downs}", ngf,
-                                                          input_nc, output_nc)
-        opt.dropout_placement = "pytorch"
+        for key in ("netG", "ngf", "input_nc", "output_nc", "norm"):
+            setattr(opt, key, found[key])
+        opt.no_dropout, opt.dropout_placement = not found["use_dropout"], "pytorch"
     return G
 
 

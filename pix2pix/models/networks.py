@@ -4,6 +4,7 @@ import numpy as np
 import nn
 
 from .patchgan import NLayerDiscriminator, PixelDiscriminator
+from .resnet import ResnetGenerator
 from .unet import UNet
 
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
@@ -39,6 +40,10 @@ def init_weights(net, init_gain=0.02, generator=None, init_type="normal"):
     return net
 
 
+# The port's ResNet generators: --netG name -> residual blocks.
+RESNETS = {"resnet_9blocks": 9, "resnet_6blocks": 6}
+
+
 def unet_depth(netG):
     """"unet_256" -> 8 downsamplings (256 = 2**8); any power of two works (unet_64: 6)."""
     try:
@@ -47,19 +52,33 @@ def unet_depth(netG):
         size = 0
     if not netG.startswith("unet_") or size < 4 or size & (size - 1):
         raise ValueError(f"unknown generator {netG!r}: use unet_<size> with size a power "
-                         f"of two, e.g. unet_256 (the paper's), unet_128 or unet_64")
+                         f"of two, e.g. unet_256 (the paper's), unet_128 or unet_64, or the "
+                         f"port's {' or '.join(RESNETS)}")
     return size.bit_length() - 1
+
+
+def size_multiple(netG):
+    """What the image's sides must be multiples of: 2**depth for unet_<size>, 4 for the
+    ResNets (two stride-2 convs)."""
+    return 4 if netG in RESNETS else 2 ** unet_depth(netG)
 
 
 def define_G(netG="unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True,
              init_gain=0.02, dropout_placement="paper", skips=True, seed=0, init_type="normal"):
-    """The generator. netG: "unet_<size>". skips=False: the encoder-decoder ablation.
+    """The generator. netG: "unet_<size>", or the port's "resnet_9blocks" / "resnet_6blocks"
+    (dropout in every residual block; dropout_placement and skips are the U-Net's).
+    skips=False: the encoder-decoder ablation.
 
     seed fixes the initial weights (and, separately, the dropout masks); init_type and
     init_gain choose how the weights are drawn (init_weights).
     """
-    net = UNet(input_nc, output_nc, unet_depth(netG), ngf, norm, use_dropout,
-               dropout_placement, skips, dropout_generator=np.random.default_rng([seed, 1]))
+    dropout_generator = np.random.default_rng([seed, 1])
+    if netG in RESNETS:
+        net = ResnetGenerator(input_nc, output_nc, ngf, norm, use_dropout, RESNETS[netG],
+                              dropout_generator)
+    else:
+        net = UNet(input_nc, output_nc, unet_depth(netG), ngf, norm, use_dropout,
+                   dropout_placement, skips, dropout_generator=dropout_generator)
     return init_weights(net, init_gain, np.random.default_rng([seed, 0]), init_type)
 
 

@@ -5,6 +5,7 @@ whether one patch of the input is real. The 70x70 PatchGAN maps 256x256 to 30x30
 Module names follow the official PyTorch port ("model.0.weight", ...).
 """
 import nn
+from nn.ops.im2col import conv_output_size
 
 from .norms import conv_bias, norm_layer
 
@@ -93,3 +94,21 @@ def receptive_field(layers):
         field = (field - 1) * stride + kernel_size
     return field
 ### END SOLUTION
+
+
+
+def smallest_input(netD="basic", n_layers_D=3):
+    """The smallest side an input may have for the discriminator's output to be non-empty
+    (every conv of the N-layer PatchGAN has padding 1): 24 for the 70x70 PatchGAN."""
+    if netD == "pixel":
+        return 1
+    n_layers = 3 if netD == "basic" else n_layers_D
+    strides = [2] + [2 if n < n_layers else 1 for n in range(1, n_layers + 1)] + [1]
+    size = 1
+    while True:
+        out = size
+        for stride in strides:
+            out = conv_output_size(out, 4, stride, 1)
+        if out >= 1:
+            return size
+        size += 1

@@ -87,6 +87,10 @@ class UNetUp(nn.Module):
         return F.cat([skip, x], dim=1) if skip is not None else x
 ### END SOLUTION
 
+def unet_widths(num_downs, ngf):
+    """Encoder widths: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (C64-C128-C256-C512-C512-...)."""
+    return [ngf * min(2 ** i, 8) for i in range(num_downs)]
+
 
 def dropout_blocks(num_downs, placement):
     """Indices j of the decoder blocks that use dropout (block 0 is the innermost).
@@ -138,8 +142,7 @@ class UNet(nn.Module):
         self.num_downs, self.skips = num_downs, skips
         self.dropout_generator = (dropout_generator if dropout_generator is not None
                                   else np.random.default_rng())
-        # Encoder widths: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (C64-C128-C256-C512-C512-...)
-        widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
+        widths = unet_widths(num_downs, ngf)  # C64-C128-C256-C512-C512-...
         self.down = nn.Sequential(*[
             UNetDown(input_nc if i == 0 else widths[i - 1], widths[i],
                      norm=normalized and 0 < i < num_downs - 1, activation=i < num_downs - 1,

@@ -5,11 +5,23 @@ Pix2Pix's own, written once there. ``--preset cpu`` swaps
 in a configuration that trains in reasonable time on a laptop CPU (see README).
 """
 import argparse
+import math
 import sys
+from pathlib import Path
 
-from pix2pix.models.networks import unet_depth
+from pix2pix.files.checkpoint import (
+    CheckpointError,
+    read_checkpoint,
+    same_option,
+    snapshot_path,
+)
+from pix2pix.models.budget import FLOAT_BYTES, gib, memory_budget, training_bytes
+from pix2pix.models.networks import size_multiple
+from pix2pix.models.patchgan import smallest_input
 from pix2pix.models.pix2pix_model import PIX2PIX_DEFAULTS as MODEL
 from pix2pix.options.port import (
+    DISPLAY_FLAGS,
+    DISPLAY_OPTIONS,
     add_port_common_options,
     add_port_train_options,
     given_options,
@@ -27,8 +39,8 @@ PRESETS = {
 
 def add_model_options(p):
     g = p.add_argument_group("model")
-    g.add_argument("--netG", default=MODEL["netG"],
-                   help="unet_<size>: unet_256 (paper), unet_128 ...")
+    g.add_argument("--netG", default=MODEL["netG"], help="unet_<size>: unet_256 (paper), "
+                   "unet_128 ...; the port's resnet_9blocks, resnet_6blocks")
     g.add_argument("--netD", default=MODEL["netD"], choices=["basic", "n_layers", "pixel"],
                    help="basic = 70x70 PatchGAN; n_layers uses --n_layers_D; pixel = 1x1")
     g.add_argument("--n_layers_D", type=int, default=MODEL["n_layers_D"],
@@ -51,6 +63,9 @@ def add_model_options(p):
                    help="1: the input half is read as grey")
     g.add_argument("--output_nc", type=int, default=MODEL["output_nc"],
                    help="1: the target half is read as grey")
+    g.add_argument("--memory_budget", type=float, default=None, help="GiB the networks and "
+                   "images may claim (checked before building them); default: the memory "
+                   "available now")
 
 
 def add_data_options(p):
@@ -69,6 +84,9 @@ def add_data_options(p):
                    help="train without unreadable images instead of stopping")
     g.add_argument("--max_dataset_size", type=int, default=None,
                    help="use only the first N images (quick experiments)")
+    g.add_argument("--max_image_pixels", type=int, default=None, help="refuse image files "
+                   "of more pixels (checked before decoding); default: 16 x the --load_size "
+                   "area of each half")
 
 
 def add_common_options(p):
@@ -123,8 +141,47 @@ def parse_train_options(argv=None):
     opt = resolve_preset(parser, argv)
     given = given_options(parser, argv)
     notes = resolve_port_options(opt, given, train=True, argv=argv)
-    notes.append(resolve_direction(opt, given))
+    adopted = adopt_saved_options(opt, given) if opt.continue_train else []
+    if adopted:
+        notes.append("resuming: from the checkpoint, as they were not given: "
+                     + ", ".join(f"--{k} {getattr(opt, k)}" for k in adopted))
+    if "direction" in adopted:
+        notes.append(f"direction: {opt.direction} (the checkpoint's)")
+    else:
+        notes.append(resolve_direction(opt, given))
     return validate(opt), notes
+
+
+# On --continue_train, options not given come from the checkpoint (as for the test
+# command), except these: they belong to this session, not to the run.
+SESSION_OPTIONS = {"continue_train", "epoch", "load_iter", "max_iters", "name",
+                   "checkpoints_dir", "device", "gpu_ids", "num_threads", "no_progress",
+                   "verbose", "print_freq", "save_latest_freq", "save_epoch_freq",
+                   "save_by_iter", "preset", "suffix", "init_G", "memory_budget",
+                   "max_image_pixels", "num_samples", "epoch_count", *DISPLAY_OPTIONS,
+                   *DISPLAY_FLAGS}
+
+
+def adopt_saved_options(opt, given):
+    """Set the options not given on the command line to the checkpoint's values; returns
+    the names whose value changed. A missing or unreadable checkpoint is left to the trainer
+    to report (one line, exit code 2)."""
+    path = snapshot_path(Path(opt.checkpoints_dir) / opt.name, opt.epoch, opt.load_iter)
+    try:
+        saved = read_checkpoint(path, meta_only=True)[0]["options"]
+    except CheckpointError:
+        return []
+    adopted = []
+    for key, value in saved.items():
+        if (key in given or key in SESSION_OPTIONS or not hasattr(opt, key)
+                or same_option(key, value, getattr(opt, key))):
+            continue
+        current = getattr(opt, key)
+        if current is not None and not isinstance(value, type(current)):
+            continue  # a hand-edited meta: the trainer then names what does not fit
+        setattr(opt, key, value)
+        adopted.append(key)
+    return adopted
 
 
 def resolve_preset(parser, argv=None):
@@ -149,11 +206,7 @@ def validate(opt):
         errors.append(f"--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}: "
                       f"set --load_size >= crop_size (the paper: 286 and 256)")
     try:
-        depth = unet_depth(opt.netG)
-        if cropping and opt.crop_size % (2 ** depth):
-            errors.append(f"--netG {opt.netG} halves the image {depth} times, so --crop_size "
-                          f"must be a multiple of {2 ** depth}; got {opt.crop_size}. Use "
-                          f"--netG unet_{opt.crop_size} or --crop_size {2 ** depth}")
+        errors += crop_size_errors(opt, cropping)
     except ValueError as e:
         errors.append(str(e))
     if opt.device not in ("cpu", "cuda"):
@@ -163,9 +216,31 @@ def validate(opt):
     if opt.netD == "n_layers" and not 1 <= opt.n_layers_D <= 5:
         errors.append(f"--n_layers_D must be 1..5, got {opt.n_layers_D}")
     errors += range_errors(opt)
+    if not errors:
+        errors += training_memory_errors(opt)
     if errors:
         raise SystemExit("error: " + "\nerror: ".join(errors))
     return opt
+
+
+def crop_size_errors(opt, cropping):
+    """--crop_size must suit G (a multiple of 2^depth) and D (an output that is not empty);
+    each refusal names sizes and generators that exist and work."""
+    multiple = size_multiple(opt.netG)
+    if cropping and opt.crop_size % multiple:
+        # The largest unet_<size> that takes this crop: its size divides the crop.
+        fits = opt.crop_size & -opt.crop_size
+        other = f"--netG unet_{fits} or " if fits >= 4 else ""
+        return [f"--netG {opt.netG} halves the image {multiple.bit_length() - 1} times, so "
+                f"--crop_size must be a multiple of {multiple}; got {opt.crop_size}. Use "
+                f"{other}--crop_size {multiple * max(1, round(opt.crop_size / multiple))}"]
+    smallest = smallest_input(opt.netD, opt.n_layers_D)
+    if cropping and getattr(opt, "gan_mode", "vanilla") != "none" and opt.crop_size < smallest:
+        works = -(-smallest // multiple) * multiple  # the next multiple of G's 2^depth
+        return [f"--crop_size {opt.crop_size} is too small for --netD {opt.netD}"
+                f"{' --n_layers_D %d' % opt.n_layers_D if opt.netD == 'n_layers' else ''}: "
+                f"its output would be empty; the smallest --crop_size that works is {works}"]
+    return []
 
 
 # option -> (lowest allowed, highest allowed, whether the highest is excluded); None = no bound
@@ -175,7 +250,8 @@ RANGES = {
     "seed": (0, 2**32 - 1), "load_size": (1, None), "crop_size": (1, None),
     "batch_size": (1, None), "n_epochs": (0, None), "n_epochs_decay": (0, None),
     "save_epoch_freq": (1, None), "max_iters": (1, None), "max_dataset_size": (1, None),
-    "num_samples": (1, None), "num_test": (1, None),
+    "num_samples": (1, None), "num_test": (1, None), "memory_budget": (0, None),
+    "max_image_pixels": (1, None),
 }
 
 
@@ -185,6 +261,9 @@ def range_errors(opt):
     for name, (low, high, *excluded) in RANGES.items():
         value = getattr(opt, name, None)
         if value is None:
+            continue
+        if not math.isfinite(value):  # nan passes every comparison; inf passes ">= 0"
+            errors.append(f"--{name} must be a finite number, got {value}")
             continue
         too_high = high is not None and (value >= high if excluded else value > high)
         # lr 0 trains nothing and divides by zero in Adam's step size: it must be > 0.
@@ -196,6 +275,24 @@ def range_errors(opt):
     if hasattr(opt, "n_epochs") and opt.n_epochs + opt.n_epochs_decay < 1:  # training
         errors.append("--n_epochs + --n_epochs_decay must be at least 1: nothing to train")
     return errors
+
+
+def training_memory_errors(opt):
+    """The networks, activations and resized images the options claim, against the memory
+    budget, before anything is built (a typo like --ngf 64000 asks for terabytes)."""
+    needed = training_bytes(opt.netG, opt.input_nc, opt.output_nc, opt.ngf, opt.norm,
+                            not opt.no_skips, opt.netD, opt.ndf, opt.n_layers_D,
+                            opt.crop_size, opt.batch_size,
+                            not getattr(opt, "unconditional_D", False))
+    # Each image is resized to load_size x load_size (two halves, float32) before the crop.
+    needed += 2 * opt.batch_size * 2 * opt.input_nc * opt.load_size ** 2 * FLOAT_BYTES
+    budget = memory_budget(opt.memory_budget)
+    if needed <= budget:
+        return []
+    return [f"--netG {opt.netG} --ngf {opt.ngf} --ndf {opt.ndf} --crop_size {opt.crop_size} "
+            f"--load_size {opt.load_size} --batch_size {opt.batch_size} need about "
+            f"{gib(needed)}, more than the memory budget of {gib(budget)}: use smaller values "
+            f"(--preset cpu), or --memory_budget GiB if the machine has more"]
 
 
 def model_kwargs(opt):

@@ -5,6 +5,7 @@ Each option either means the same here, or is accepted with one line saying what
 project does instead (the visdom / wandb display), or is refused with the reason.
 """
 import os
+import string
 from pathlib import Path
 
 from pix2pix.data.datasets import MODES as DATASET_MODES
@@ -166,7 +167,7 @@ def _range_errors(opt, train):
                    ("lr_decay_iters", 1)]
     errors = [f"--{name} must be >= {low}, got {getattr(opt, name)}"
               for name, low in checks if getattr(opt, name) < low]
-    if not opt.init_gain > 0:
+    if not 0 < opt.init_gain < float("inf"):
         errors.append(f"--init_gain must be > 0, got {opt.init_gain}")
     for name in ("input_nc", "output_nc"):
         if getattr(opt, name) not in (1, 2, 3):
@@ -180,6 +181,28 @@ def _range_errors(opt, train):
     return errors
 
 
+def expand_suffix(suffix, options):
+    """(--suffix with each {option} replaced by its value, error or None). Only plain
+    {name} fields: a format spec ({seed:>999999999} would pad to a gigabyte), a conversion,
+    an attribute or an index (what str.format allows) is refused."""
+    parts = []
+    fix = "write plain option names in braces, e.g. {netG}_size{load_size}"
+    try:
+        fields = list(string.Formatter().parse(suffix))
+    except ValueError as e:
+        return None, f"--suffix {suffix!r}: {e}; {fix}"
+    for text, field, spec, conversion in fields:
+        parts.append(text)
+        if field is None:
+            continue
+        if spec or conversion or field not in options:
+            what = ("a format spec or conversion" if spec or conversion else
+                    f"{{{field}}} is not an option name")
+            return None, f"--suffix {suffix!r}: {what} is not allowed; {fix}"
+        parts.append(str(options[field]))
+    return "".join(parts), None
+
+
 def resolve_port_options(opt, given, train=True, argv=None):
     """Turn the port's options into ours in place; returns lines to print. Raises
     SystemExit listing every problem, each with its fix."""
@@ -190,11 +213,9 @@ def resolve_port_options(opt, given, train=True, argv=None):
                                                  (argv or []) if train else None)
         errors.append(error)
     if opt.suffix:
-        try:
-            opt.name = f"{opt.name}_{opt.suffix.format(**vars(opt))}"
-        except (KeyError, IndexError, ValueError) as e:
-            errors.append(f"--suffix {opt.suffix!r}: {e!r} is not an option name; write e.g. "
-                          "{netG}_size{load_size}")
+        suffix, error = expand_suffix(opt.suffix, vars(opt))
+        opt.name = f"{opt.name}_{suffix}" if suffix else opt.name
+        errors.append(error)
     if opt.num_threads > 1 and "num_threads" in given:
         notes.append(f"note: --num_threads {opt.num_threads}: data is decoded in one "
                      "background thread here")

@@ -4,7 +4,7 @@ a snapshot keeps no Adam moments, and foreign ones would not fit."""
 from pathlib import Path
 
 from pix2pix.files.checkpoint import CheckpointError, read_checkpoint
-from pix2pix.files.official import infer_unet, official_to_ours, unet_key_map
+from pix2pix.files.official import infer_generator, official_to_ours
 from pix2pix.files.pth import load_pth
 
 # The options that decide G's shapes (D is not loaded by --init_G).
@@ -25,15 +25,14 @@ def _load_ours(G, path, options):
 
 def _load_official(G, path, options):
     state = load_pth(path)
-    num_downs, input_nc, output_nc, ngf = infer_unet(state)
-    found = dict(netG=f"unet_{2 ** num_downs}", ngf=ngf, input_nc=input_nc, output_nc=output_nc)
-    diffs = [f"{k}: file {v!r}, now {options.get(k)!r}" for k, v in found.items()
-             if options.get(k) != v]
-    if diffs or options.get("norm") != "batch":
-        raise CheckpointError(f"--init_G {path} holds another generator: "
-                              + "; ".join(diffs or ["the official U-Net uses --norm batch"]))
+    found, key_map = infer_generator(state)
+    diffs = [f"{k}: file {found[k]!r}, now {options.get(k)!r}"
+             for k in ("netG", "ngf", "input_nc", "output_nc", "norm")
+             if options.get(k) != found[k]]
+    if diffs:
+        raise CheckpointError(f"--init_G {path} holds another generator: " + "; ".join(diffs))
     shapes = {k: v.shape for k, v in G.state_dict().items()}
-    G.load_state_dict(official_to_ours(state, shapes, unet_key_map(num_downs)))
+    G.load_state_dict(official_to_ours(state, shapes, key_map))
     return "the official port's weights"
 
 

@@ -31,8 +31,10 @@ from pix2pix.files.checkpoint import (
     save_checkpoint,
     snapshot_path,
 )
+from pix2pix.files.run_lock import acquire_run_lock, release_run_lock
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
 from pix2pix.options.common import model_kwargs, out_of_memory_message, parse_train_options
+from pix2pix.options.console import command
 from pix2pix.options.port import default_direction
 from pix2pix.training.distributed import (
     OneProcess,
@@ -77,15 +79,44 @@ def sample_dataset(opt):
             return make_dataset(opt, split, train=False)
 
 
+def log_records(log_path):
+    """(line, record) for every line of loss_log.jsonl, each record checked: a line cut
+    short by a kill (not JSON) is skipped; JSON that is not a log record (hand-edited) is a
+    CheckpointError naming the file and the line."""
+    if not Path(log_path).exists():
+        return
+    for number, line in enumerate(Path(log_path).read_text().splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        problem = _record_problem(record)
+        if problem:
+            raise CheckpointError(f"{log_path} line {number}: {problem} (hand-edited?); fix or "
+                                  "delete that line")
+        yield line, record
+
+
+def _record_problem(record):
+    """What makes ``record`` not a loss log record, or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    for key in ("epoch", "iter"):
+        if type(record.get(key)) is not int:
+            return f"{key!r} is {record.get(key)!r}, expected an integer"
+    for key in ("G_L1", "G_GAN", "D_real", "D_fake", "lr"):  # every step logs all five
+        if type(record.get(key)) not in (int, float):
+            return f"{key!r} is {record.get(key)!r}, expected a number"
+    return None
+
+
 def epoch_l1_means(log_path):
     """[mean G_L1 of epoch 1, of epoch 2, ...] from loss_log.jsonl (for --lr_policy plateau:
     the log, not memory, so that a resumed run gets the same lr)."""
     sums = {}
-    if Path(log_path).exists():
-        for line in Path(log_path).read_text().splitlines():
-            record = json.loads(line)
-            total, count = sums.get(record["epoch"], (0.0, 0))
-            sums[record["epoch"]] = (total + record["G_L1"], count + 1)
+    for _, record in log_records(log_path):
+        total, count = sums.get(record["epoch"], (0.0, 0))
+        sums[record["epoch"]] = (total + record["G_L1"], count + 1)
     return [total / count for _, (total, count) in sorted(sums.items())]
 
 
@@ -104,8 +135,12 @@ class StopRequest:
 
     def __init__(self):
         self.signal = None
+        self.saving = False  # set by Trainer.save while a checkpoint is written
 
     def __call__(self, signum, frame):
+        if self.signal is not None and self.saving:  # never cut a checkpoint short
+            print("saving, please wait", file=sys.stderr, flush=True)
+            return
         if self.signal is not None:  # a second Ctrl-C: the user insists
             raise KeyboardInterrupt
         self.signal = signum
@@ -146,11 +181,17 @@ class Trainer:
         print(f"processes: {self.group.size}, batch per process: {opt.batch_size}, effective "
               f"batch: {self.group.size * opt.batch_size}")
         self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
+        self.stop = StopRequest()
         self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay
 
     # --- start or resume ----------------------------------------------------------------
     def start(self):
         opt = self.opt
+        if self.group.rank == 0:  # one run per folder: rank 0 holds the lock for all ranks
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            note = acquire_run_lock(self.run_dir)  # before anything in the folder is touched
+            if note:
+                print(note)
         if opt.continue_train:
             self._resume(snapshot_path(self.run_dir, opt.epoch, opt.load_iter))
         elif self.latest.exists():
@@ -168,7 +209,6 @@ class Trainer:
     def _prepare_run_dir(self):
         # Also for a fresh start: a run that died before its first checkpoint left lines.
         self._truncate_log()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         # A run killed while saving (SIGKILL, power loss) leaves atomic_write's temporary
         # file (as big as a checkpoint for latest.npz): remove it.
         for stale in self.run_dir.glob(".tmp-*"):
@@ -185,6 +225,11 @@ class Trainer:
         self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
         self.total_iters = meta["total_iters"]
         if not weights_only:
+            if opt.epoch_count != 1:
+                raise CheckpointError(
+                    f"--epoch_count {opt.epoch_count}: {path} resumes at epoch "
+                    f"{self.epoch + 1}; --epoch_count numbers the first epoch of a fresh or "
+                    "fine-tuning start (--continue_train --epoch N, --init_G). Omit it")
             self._check_same_experiment(path, meta["options"])
             print(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.total_iters}")
             return
@@ -235,7 +280,7 @@ class Trainer:
             raise CheckpointError(f"{path} was trained with other settings: {'; '.join(diffs)}."
                                   " Resume with the saved values, or start a new --name")
         for key in ("lr", "n_epochs", "n_epochs_decay", "max_iters", "save_epoch_freq",
-                    "batch_size"):
+                    "batch_size", "lr_policy", "lr_decay_iters", "serial_batches"):
             if key in saved and saved[key] != getattr(self.opt, key):
                 print(f"note: --{key} is now {getattr(self.opt, key)!r} (the run started with "
                       f"{saved[key]!r}); the new value applies from here on")
@@ -244,14 +289,8 @@ class Trainer:
         """Drop log lines past the checkpoint, so a resumed log has no duplicates."""
         if not self.log_path.exists():
             return
-        kept = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short when the process was killed
-                continue
-            if record["iter"] <= self.total_iters:
-                kept.append(line)
+        kept = [line for line, record in log_records(self.log_path)
+                if record["iter"] <= self.total_iters]
         text = "".join(l + "\n" for l in kept).encode()
         nn.serialization.atomic_write(self.log_path, lambda f: f.write(text))
 
@@ -262,6 +301,7 @@ class Trainer:
         streams = self.group.allgather(self.model.netG.dropout_generator.bit_generator.state)
         if self.group.rank > 0:
             return
+        self.stop.saving = True
         try:
             save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
                             self.total_iters, vars(self.opt), weights_only=weights_only,
@@ -269,6 +309,8 @@ class Trainer:
         except NonFiniteStateError as e:
             self._report_non_finite(e, f"after iteration {self.total_iters}")
             raise SystemExit(1)
+        finally:
+            self.stop.saving = False
 
     def save_pictures(self):
         """Sample grid of the fixed images, the loss plot and the run page (rank 0)."""
@@ -292,7 +334,7 @@ class Trainer:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self):
-        opt, stop = self.opt, StopRequest()
+        opt, stop = self.opt, self.stop
         if opt.max_iters and self.total_iters >= opt.max_iters:
             print(f"already at --max_iters {opt.max_iters}: nothing to do")
             return 0
@@ -408,6 +450,7 @@ class Trainer:
               "again with another --seed.", file=sys.stderr)
 
 
+@command
 def main(argv=None):
     opt, notes = parse_train_options(argv)
     try:
@@ -437,16 +480,22 @@ def train(opt, group):
         if threads:
             print(f"BLAS threads per process: {threads} (set OMP_NUM_THREADS to choose)")
         trainer = Trainer(opt, group)
-        trainer.start()
-        return trainer.run()
+        try:
+            trainer.start()
+            return trainer.run()
+        finally:
+            release_run_lock(trainer.run_dir)
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed (| head): command() ends quietly
+        raise
     except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
         print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
         return 2
     except OSError as e:  # a folder that cannot be created, a full or read-only disk
-        print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",
+        where = Path(opt.checkpoints_dir) / opt.name
+        print(f"error: {disk_error_message(e, where)}. The last checkpoint (if any) is intact.",
               file=sys.stderr)
         return 2
 

@@ -1,10 +1,13 @@
 """python -m pix2pix.combine: the port's combine_A_and_B.py semantics, with every problem
 listed before anything is written, and --split_AB as its inverse."""
+import errno
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from pix2pix.combine import main
+from pix2pix.data.synthetic import make_ab_image
 
 
 def noise(shape, seed):
@@ -79,3 +82,20 @@ def test_split_AB_is_the_inverse(halves):
 def test_missing_folders_are_named(tmp_path, capsys):
     assert combine(tmp_path) == 2
     assert f"{tmp_path / 'A'} is not a folder" in capsys.readouterr().err
+
+
+def test_combine_onto_a_full_disk_names_the_path_and_leaves_no_file(tmp_path, capsys,
+                                                                    monkeypatch):
+    for side in "AB":
+        (tmp_path / side / "train").mkdir(parents=True)
+        make_ab_image(0, size=16).save(tmp_path / side / "train" / "1.png")
+
+    def full(self, fp, format=None, **params):
+        fp.write(b"\x89PNG")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Image.Image, "save", full)
+    assert main(["--fold_A", str(tmp_path / "A"), "--fold_B", str(tmp_path / "B"),
+                         "--fold_AB", str(tmp_path / "AB"), "--no_multiprocessing"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'AB' / 'train' / '1.png'}: No space left" in err
+    assert [p for p in (tmp_path / "AB").rglob("*") if p.is_file()] == []

@@ -61,8 +61,8 @@ def test_train_resume_and_test_commands_on_the_device(device_xp, tmp_path, monke
                           "--name", "straight", "--results_dir", str(results)]) == 0
     out = next(results.glob("straight/*_latest"))
     n = json.loads((out / "metrics.json").read_text())["n"]
-    assert n > 0 and len(list((out / "images").glob("*_output.png"))) == n
-    assert (out / "index.html").is_file() and (out / "images" / "1_output.png").is_file()
+    assert n > 0 and len(list((out / "images").glob("*_fake_B.png"))) == n
+    assert (out / "index.html").is_file() and (out / "images" / "1_fake_B.png").is_file()
 
 
 def test_init_G_from_official_weights_on_the_device(device_xp, tmp_path, monkeypatch, capsys):

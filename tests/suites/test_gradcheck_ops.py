@@ -24,6 +24,7 @@ from nn.ops.conv import (
     ConvTranspose2dFunction,
 )
 from nn.ops.losses import BCEWithLogitsFunction, L1LossFunction, MSELossFunction
+from nn.ops.padding import Crop2dFunction, ReflectionPad2dFunction
 from nn.tensor import Function
 
 
@@ -403,6 +404,44 @@ def test_gradcheck_refuses_float32(rng, check):
         check(lambda a: a * a, [a])
 
 
+# --- borders: reflection padding, cropping, output_padding (the ResNet generator) ---------
+
+def reflection_pad_case(F_, xp, rng, padding=2):
+    x = t64(xp, rng.standard_normal((2, 2, 4, 5)))
+    return (lambda x: F_.apply(x, padding=padding)), [x]
+
+
+def crop_case(F_, xp, rng):
+    x = t64(xp, rng.standard_normal((2, 2, 5, 6)))
+    return (lambda x: F_.apply(x, top=1, bottom=0, left=2, right=1)), [x]
+
+
+@pytest.mark.parametrize("padding", [1, 2, 3])
+def test_reflection_pad_gradcheck(xp, rng, padding):
+    """Corners are copied twice (once per axis): their gradient must reach the one inside
+    pixel they mirror through both folds."""
+    fn, inputs = reflection_pad_case(ReflectionPad2dFunction, xp, rng, padding)
+    nn.gradcheck(fn, inputs)
+
+
+def test_crop_gradcheck(xp, rng):
+    nn.gradcheck(*crop_case(Crop2dFunction, xp, rng))
+
+
+def test_conv_transpose_with_output_padding_gradcheck(xp, rng):
+    """The port's up-sampling layer (k 3, s 2, p 1, output_padding 1): exactly 2H x 2W."""
+    layer = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1)
+    x = t64(xp, rng.standard_normal((2, 2, 3, 4)))
+    w = t64(xp, rng.standard_normal(layer.weight.shape))
+    b = t64(xp, rng.standard_normal(3))
+
+    def fn(x, w, b):
+        layer.weight, layer.bias = w, b
+        return layer(x)
+    assert fn(x, w, b).shape == (2, 3, 6, 8)
+    nn.gradcheck(fn, [x, w, b])
+
+
 BREAKABLE = {
     # name: (Function in nn, case builder, how many gradients backward returns that matter)
     "conv2d": (Conv2dFunction, lambda F_, xp, rng: conv2d_case(F_, xp, rng, k=4, stride=2,
@@ -414,6 +453,8 @@ BREAKABLE = {
     "bce_with_logits": (BCEWithLogitsFunction, bce_case, 1),
     "l1_loss": (L1LossFunction, l1_case, 2),
     "mse_loss": (MSELossFunction, mse_case, 2),
+    "reflection_pad2d": (ReflectionPad2dFunction, reflection_pad_case, 1),
+    "crop2d": (Crop2dFunction, crop_case, 1),
 }
 
 

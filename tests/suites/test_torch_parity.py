@@ -78,6 +78,19 @@ def test_convolutions_match_torch(xp, rng, layer, c_in, c_out, k, s, p, size, bi
     check_layer(xp, rng, ours, theirs, normal32(rng, (2, c_in) + size))
 
 
+@pytest.mark.parametrize("padding", [1, 3])
+def test_reflection_pad_matches_torch(xp, rng, padding):
+    check_layer(xp, rng, nn.ReflectionPad2d(padding), torch.nn.ReflectionPad2d(padding),
+                normal32(rng, (2, 3, 5, 7)))
+
+
+def test_conv_transpose_with_output_padding_matches_torch(xp, rng):
+    """The ResNet generator's up-sampling: k 3, s 2, p 1, output_padding 1."""
+    check_layer(xp, rng, nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1),
+                torch.nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1),
+                normal32(rng, (2, 4, 5, 6)))
+
+
 @pytest.mark.parametrize("batch", [4, 1], ids=["batch4", "batch1"])
 def test_batchnorm2d_train_then_eval_matches_torch(xp, rng, batch):
     """Training: batch statistics, and the running statistics after the step (momentum

@@ -1,6 +1,7 @@
 """The test command (python -m pix2pix.test): outputs, gallery, metrics, and the two
 inference modes (the paper's: dropout on and the test batch's statistics; --eval)."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from pix2pix.data.synthetic import make_ab_image, save_synthetic
 from pix2pix.models import define_G
 from pix2pix.models.pix2pix_model import Pix2Pix, paper_inference
 from pix2pix.training.loop import main as train_main
+from tests.paths import FIXTURES
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,11 @@ def workspace(tmp_path_factory):
 
 
 def run_test(workspace, results, *args):
-    """Run the test command in-process; returns (exit code, output folder root)."""
+    """Run the test command in-process on the val split; returns (exit code, output folder
+    root)."""
     code = evaluate.main(["--checkpoints_dir", str(workspace / "ck"), "--name", "run",
                           "--dataroot", str(workspace / "data"), "--results_dir", str(results),
-                          *args])
+                          "--phase", "val", *args])
     return code, results / "run"
 
 
@@ -43,12 +46,12 @@ def test_val_split_with_num_test(workspace, tmp_path):
     assert code == 0
     out = out / "val_latest"
     assert sorted(p.name for p in (out / "images").iterdir()) == [
-        f"{i}_{kind}.png" for i in (1, 2) for kind in ("input", "output", "target")]
+        f"{i}_{kind}.png" for i in (1, 2) for kind in ("fake_B", "real_A", "real_B")]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 2 and metrics["eval_mode"] is False and metrics["phase"] == "val"
     assert 0 < metrics["l1"] < 2 and 0 <= metrics["lab_mean"] <= 1
     page = (out / "index.html").read_text()
-    assert "images/2_output.png" in page and "images/3_" not in page
+    assert "images/2_fake_B.png" in page and "images/3_" not in page
 
 
 def test_input_dir_writes_outputs_and_gallery_without_metrics(workspace, tmp_path):
@@ -63,15 +66,15 @@ def test_input_dir_writes_outputs_and_gallery_without_metrics(workspace, tmp_pat
     assert code == 0
     out = out / "my_labels_latest"
     assert sorted(p.name for p in (out / "images").iterdir()) == [
-        "facade0_input.png", "facade0_output.png", "facade1_input.png", "facade1_output.png"]
-    assert read_png(out / "images" / "facade1_output.png").shape == (32, 32, 3)
+        "facade0_fake.png", "facade0_real.png", "facade1_fake.png", "facade1_real.png"]
+    assert read_png(out / "images" / "facade1_fake.png").shape == (32, 32, 3)
     assert not (out / "metrics.json").exists()
     page = (out / "index.html").read_text()
-    assert "n/a" in page and "facade1_output.png" in page
+    assert "n/a" in page and "facade1_fake.png" in page
 
 
 def outputs(folder):
-    return {p.name: read_png(p) for p in sorted((folder / "images").glob("*_output.png"))}
+    return {p.name: read_png(p) for p in sorted((folder / "images").glob("*_fake_B.png"))}
 
 
 def test_paper_mode_uses_dropout_and_eval_mode_does_not(workspace, tmp_path):
@@ -163,5 +166,57 @@ def test_each_image_gets_its_own_dropout_noise(workspace, tmp_path):
         code, out = run_test(workspace, results, "--input_dir", str(inputs), *flag)
         assert code == 0
         images = out / "twins_latest" / "images"
-        a, b = read_png(images / "a_output.png"), read_png(images / "b_output.png")
+        a, b = read_png(images / "a_fake.png"), read_png(images / "b_fake.png")
         assert np.array_equal(a, b) == same
+
+
+# --- the port's habits (issue 24, items 1, 2, 13) ----------------------------------------------
+
+def test_the_default_phase_is_the_ports_test_and_a_missing_split_names_those_there(workspace,
+                                                                                   tmp_path,
+                                                                                   capsys):
+    opt = evaluate.parse_test_options([])[0]
+    assert (opt.phase, opt.num_test) == ("test", 50)
+    code = evaluate.main(["--checkpoints_dir", str(workspace / "ck"), "--name", "run",
+                          "--dataroot", str(workspace / "data"), "--results_dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {workspace / 'data'} has no test/ split (--phase test); it has val: "
+                   "pass e.g. --phase val\n")
+
+
+def test_a_second_run_leaves_only_its_own_pictures(workspace, tmp_path):
+    assert run_test(workspace, tmp_path, "--num_test", "3")[0] == 0
+    images = tmp_path / "run" / "val_latest" / "images"
+    (images / "my_notes.png").write_bytes(b"a file of the user's")
+    assert run_test(workspace, tmp_path, "--num_test", "1")[0] == 0
+    assert sorted(p.name for p in images.iterdir()) == [
+        "1_fake_B.png", "1_real_A.png", "1_real_B.png", "my_notes.png"]
+
+
+def test_nan_weights_are_refused_before_any_metric_is_written(workspace, tmp_path, capsys):
+    arrays = nn.load(workspace / "ck" / "run" / "latest.npz")
+    arrays["G.down.0.conv.weight"][0, 0, 0, 0] = np.nan
+    nn.save(arrays, tmp_path / "diverged.npz")
+    code = evaluate.main(["--checkpoint", str(tmp_path / "diverged.npz"), "--dataroot",
+                          str(workspace / "data"), "--phase", "val", "--results_dir",
+                          str(tmp_path / "results")])
+    assert code == 2
+    assert "G's down.0.conv.weight holds NaN or Inf" in capsys.readouterr().err
+    assert not list((tmp_path / "results").rglob("metrics.json"))
+
+
+def test_a_port_run_folder_given_as_name_is_used(workspace, tmp_path, capsys):
+    """checkpoints/NAME/latest_net_G.pth, as the port's training leaves it."""
+    port_run = tmp_path / "checkpoints" / "facades_pix2pix"
+    port_run.mkdir(parents=True)
+    shutil.copy(FIXTURES / "tiny_official_unet.pth", port_run / "latest_net_G.pth")
+    save_synthetic(tmp_path / "data" / "test", n=1, size=32, seed=2)
+    code = evaluate.main(["--checkpoints_dir", str(tmp_path / "checkpoints"), "--name",
+                          "facades_pix2pix", "--dataroot", str(tmp_path / "data"),
+                          "--results_dir", str(tmp_path / "results")])
+    assert code == 0, capsys.readouterr().err
+    assert (f"using the port's {port_run / 'latest_net_G.pth'} (there is no latest.npz)"
+            in capsys.readouterr().out)
+    assert (tmp_path / "results" / "facades_pix2pix" / "test_latest" / "images" /
+            "1_fake_B.png").is_file()

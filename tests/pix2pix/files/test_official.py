@@ -69,7 +69,7 @@ def test_a_discriminator_file_is_not_taken_for_a_generator(tmp_path):
     D = define_D("basic", 6, ndf=4)
     path = tmp_path / "latest_net_D.pth"
     save_pth({k: nn.to_numpy(v) for k, v in D.state_dict().items()}, path)
-    with pytest.raises(CheckpointError, match="not an official U-Net generator"):
+    with pytest.raises(CheckpointError, match="not an official U-Net or ResNet generator"):
         load_official_generator(path)
 
 

@@ -21,6 +21,7 @@ from pix2pix.models import (
     define_G,
 )
 from pix2pix.models.pix2pix_model import Pix2Pix
+from pix2pix.models.resnet import ResnetBlock
 from pix2pix.models.unet import dropout_blocks
 
 
@@ -111,9 +112,9 @@ def test_unet_accepts_multiples_of_its_size():
     assert G(image(np.random.default_rng(4), 32)).shape == (1, 3, 32, 32)
 
 
-@pytest.mark.parametrize("name", ["unet_100", "resnet_9blocks", "unet_2", "unet"])
+@pytest.mark.parametrize("name", ["unet_100", "resnet_3blocks", "unet_2", "unet"])
 def test_unknown_generator_names(name):
-    with pytest.raises(ValueError, match="unet_256"):
+    with pytest.raises(ValueError, match="unet_256.*resnet_9blocks or resnet_6blocks"):
         define_G(name, ngf=2)
 
 
@@ -372,6 +373,33 @@ def test_unet_gradcheck_direction(netG, batch):
     report = nn.gradcheck_direction(lambda x, *ps: G(x), [x] + params, eps=EPS, tol=1e-6)
     assert report["rel_error"] < 1e-6
     assert abs(report["analytic"]) > 1e-3  # a non-trivial directional derivative
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_resnet_gradcheck_direction(norm):
+    """The ResNet generator: reflection pads, residual blocks (x used twice), the
+    output_padding up-sampling; training mode, no dropout."""
+    G = to_float64(define_G("resnet_6blocks", ngf=2, norm=norm, use_dropout=False, seed=5))
+    x = nn.Tensor(np.random.default_rng(13).uniform(-1, 1, (2, 3, 8, 12)), requires_grad=True)
+    report = nn.gradcheck_direction(lambda x, *ps: G(x), [x] + list(G.parameters()), eps=EPS,
+                                    tol=1e-6)
+    assert abs(report["analytic"]) > 1e-3
+
+
+def test_resnet_block_adds_both_paths_gradients():
+    """x + block(x): x's gradient is the upstream one plus the block's (the tape's +=)."""
+    block = to_float64(ResnetBlock(2, norm="none"))
+    x = nn.Tensor(np.random.default_rng(14).uniform(-1, 1, (1, 2, 4, 4)), requires_grad=True)
+    upstream = np.random.default_rng(15).standard_normal((1, 2, 4, 4))
+    block(x).backward(upstream)
+    through_block = nn.Tensor(x.data.copy(), requires_grad=True)
+    block.conv_block(through_block).backward(upstream)
+    np.testing.assert_allclose(x.grad, upstream + through_block.grad, rtol=1e-12)
+
+
+def test_resnet_needs_sides_that_are_multiples_of_4():
+    with pytest.raises(ValueError, match="multiples of 4"):
+        define_G("resnet_6blocks", ngf=2)(nn.Tensor(np.zeros((1, 3, 10, 12), np.float32)))
 
 
 def test_patchgan_gradcheck_direction():

@@ -75,7 +75,10 @@ def test_the_ports_train_and_test_command_lines_run_unchanged(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "test.py"), *PORT_TEST, "--gpu_ids", "-1"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "results" / "facades_pix2pix" / "val_latest" / "index.html").exists()
+    # The port's test command scores the test split, with the port's file names.
+    images = tmp_path / "results" / "facades_pix2pix" / "test_latest" / "images"
+    assert sorted(p.name for p in images.iterdir()) == ["1_fake_B.png", "1_real_A.png",
+                                                       "1_real_B.png"]
 
 
 # ----------------------------------------------------------------------------- option meanings
@@ -282,7 +285,8 @@ def trained(tmp_path_factory):
 
 def run_test(trained, *args):
     return test_command.main(["--checkpoints_dir", str(trained / "ck"), "--name", "t", "--dataroot",
-                      str(trained / "data"), "--results_dir", str(trained / "results"), *args])
+                      str(trained / "data"), "--results_dir", str(trained / "results"),
+                      "--phase", "val", *args])
 
 
 def test_test_honours_crop_size_and_says_so(trained, capsys):
@@ -290,14 +294,14 @@ def test_test_honours_crop_size_and_says_so(trained, capsys):
     out = capsys.readouterr().out
     assert "using --crop_size 64 (the checkpoint trained with 32)" in out
     assert "direction: BtoA (the checkpoint's)" in out
-    image = Image.open(trained / "results" / "t" / "val_latest" / "images" / "1_output.png")
+    image = Image.open(trained / "results" / "t" / "val_latest" / "images" / "1_fake_B.png")
     assert image.size == (64, 64)
 
 
 def test_test_load_size_and_aspect_ratio(trained, capsys):
     assert run_test(trained, "--load_size", "48", "--aspect_ratio", "2") == 0
     assert "resized to --load_size 48, then the centre 32x32" in capsys.readouterr().out
-    image = Image.open(trained / "results" / "t" / "val_latest" / "images" / "1_output.png")
+    image = Image.open(trained / "results" / "t" / "val_latest" / "images" / "1_fake_B.png")
     assert image.size == (64, 32)
 
 
@@ -316,4 +320,4 @@ def test_test_dataset_mode_single_reads_the_dataroot_folder(trained, capsys):
                     str(trained / "data" / "val")) == 0
     assert "generator: " in capsys.readouterr().out
     images = trained / "results" / "t" / "val_latest" / "images"
-    assert (images / "1_output.png").exists()
+    assert (images / "1_fake.png").exists()

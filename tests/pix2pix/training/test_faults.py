@@ -4,15 +4,22 @@ message that names the problem and the fix, and must never cost the user the las
 checkpoint. (Signals and kills: test_kills.py.)
 """
 import errno
+import json
 import os
 import re
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import nn
+from pix2pix.data.synthetic import save_synthetic
 from pix2pix.files.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from pix2pix.files.run_lock import LOCK_NAME
+from pix2pix.training.loop import main
 from pix2pix.models.pix2pix_model import Pix2Pix
 from tests.pix2pix.robustness import (
     disk_full,
@@ -207,3 +214,128 @@ def test_resume_with_another_experiment_is_refused_naming_the_values(tmp_path, c
                  "--n_epochs_decay", "0") == 0
     out = capsys.readouterr().out
     assert "--n_epochs is now 1 (the run started with 2); the new value applies" in out
+
+
+def test_a_write_error_without_a_file_name_names_the_run_folder(tmp_path, capsys, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")  # no filename, as os.write gives
+    monkeypatch.setattr("pix2pix.training.loop.Trainer.start", refused)
+    assert train(tmp_path, "--max_iters", "1") == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'run'}: Read-only file system" in err and "None" not in err
+
+
+# --- checkpoint contents beyond the arrays (issue 24, item 10) -------------------------------
+@pytest.mark.parametrize("key,value,words", [
+    ("optimizer_G.beta2", np.array(1.0), "'beta2' must be in [0, 1), got 1.0"),
+    ("optimizer_D.eps", np.array(0.0), "'eps' must be > 0, got 0.0"),
+    ("optimizer_G.step", np.array([1, 2]), "'step' must be one integer, got int64 (2,)"),
+    ("optimizer_G.step", np.array(2.5), "'step' must be one integer, got float64 ()"),
+    ("optimizer_G.lr", np.array(np.nan), "'lr' must be > 0, got nan"),
+    ("optimizer_D.lr", np.zeros((2, 2)), "'lr' must be one number, got float64 (2, 2)"),
+])
+def test_bad_adam_hyper_parameters_are_one_line_naming_the_file(trained, capsys, key, value,
+                                                                words):
+    arrays = nn.load(trained)
+    arrays[key] = value
+    nn.save(arrays, trained)
+    assert train(trained.parent.parent, "--max_iters", "3", "--max_dataset_size", "2",
+                 "--continue_train") == 2
+    err = capsys.readouterr().err
+    assert str(trained) in err and words in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("line,words", [
+    ("[1, 2]", "a JSON list, not an object"),
+    ('{"epoch": 1, "G_L1": 1.0}', "'iter' is None, expected an integer"),
+    ('{"epoch": 1, "iter": 1, "G_GAN": 1, "G_L1": "1.5", "D_real": 1, "D_fake": 1, "lr": 1}',
+     "'G_L1' is '1.5', expected a number"),
+])
+@pytest.mark.parametrize("policy", ["plateau", "linear"])
+def test_a_hand_edited_loss_log_is_one_line_naming_the_file_and_line(trained, capsys, line,
+                                                                      words, policy):
+    log = trained.parent / "loss_log.jsonl"
+    log.write_text(log.read_text().splitlines()[0] + "\n" + line + "\n")
+    assert train(trained.parent.parent, "--max_iters", "3", "--max_dataset_size", "2",
+                 "--continue_train", "--lr_policy", policy) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {log} line 2: {words} (hand-edited?); fix or delete that line\n"
+
+
+# --- resuming as a port user does (issue 24, item 4) --------------------------------------------
+@pytest.fixture
+def own_folder_run(tmp_path, monkeypatch):
+    """A 2-iteration run on ./myds (a folder the direction table does not know), BtoA."""
+    monkeypatch.chdir(tmp_path)
+    for split in ("train", "val"):
+        save_synthetic(tmp_path / "myds" / split, n=2, size=32)
+    assert train(tmp_path, "--max_iters", "2", "--direction", "BtoA",
+                 dataroot="./myds") == 0
+    return tmp_path
+
+
+def resume(folder, *args):
+    """--continue_train with none of the run's options (TINY) given again."""
+    return main(["--checkpoints_dir", str(folder), "--name", "run", "--continue_train",
+                 "--no_progress", *args])
+
+
+def test_resume_takes_options_not_given_from_the_checkpoint_and_paths_normalised(
+        own_folder_run, capsys):
+    capsys.readouterr()
+    assert resume(own_folder_run, "--dataroot", f"{own_folder_run}/myds/", "--max_iters",
+                  "3") == 0
+    out = capsys.readouterr().out
+    assert "resuming: from the checkpoint, as they were not given: " in out
+    assert "--ngf 4" in out and "--direction BtoA" in out
+    assert "direction: BtoA (the checkpoint's)" in out
+    assert log_iters(own_folder_run / "run") == [1, 2, 3]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--epoch_count", "5"], "--epoch_count 5: "),
+    (["--phase", "val"], "--phase: saved 'train', given 'val'"),
+    (["--preprocess", "crop"], "--preprocess: saved 'resize_and_crop', given 'crop'"),
+])
+def test_resume_refuses_options_it_cannot_honour(own_folder_run, capsys, args, words):
+    assert resume(own_folder_run, "--dataroot", "myds", *args) == 2
+    assert words in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--lr_policy", "step"], "note: --lr_policy is now 'step' (the run started with 'linear')"),
+    (["--serial_batches"], "note: --serial_batches is now True (the run started with False)"),
+])
+def test_resume_says_which_changed_options_apply(own_folder_run, capsys, args, words):
+    assert resume(own_folder_run, "--dataroot", "myds", "--max_iters", "3", *args) == 0
+    assert words in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- one run per folder (issue 24, 11)
+def test_a_live_runs_folder_is_refused_and_a_dead_runs_lock_is_taken_over(tmp_path, capsys):
+    lock = tmp_path / "run" / LOCK_NAME
+    lock.parent.mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"pid": live.pid, "host": socket.gethostname()}))
+        assert train(tmp_path, "--max_iters", "1") == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: {tmp_path / 'run'} is in use by a live run (PID {live.pid}); "
+                       "wait for it, stop it, or choose another --name\n")
+        assert not (tmp_path / "run" / "latest.npz").exists()
+    finally:
+        live.kill()
+        live.wait()
+    assert train(tmp_path, "--max_iters", "1") == 0   # the same PID, now dead
+    assert f"took over {lock} from a run that is no longer alive (PID {live.pid})" in \
+        capsys.readouterr().out
+    assert not lock.exists() and (tmp_path / "run" / "latest.npz").exists()
+
+
+def test_a_lock_from_another_host_is_refused_with_the_file_to_delete(tmp_path, capsys):
+    lock = tmp_path / "run" / LOCK_NAME
+    lock.parent.mkdir()
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere"}))
+    assert train(tmp_path, "--max_iters", "1") == 2
+    assert f"in use by PID 1 on host elsewhere ({lock}); if that run is gone, delete" in \
+        capsys.readouterr().err

@@ -4,13 +4,19 @@ The training runs in a child process (robustness.CHILD), which can hang inside a
 """
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
 from pix2pix.files.checkpoint import read_checkpoint
+from pix2pix.models.pix2pix_model import Pix2Pix
+from tests.paths import REPO
 from tests.pix2pix.robustness import (
+    TINY,
+    child_args,
     log_iters,
     n_log_lines,
     saw_line,
@@ -47,8 +53,9 @@ def test_signal_saves_and_resumes(tmp_path, signum):
 STRAY = re.compile(r"^\.tmp-.*\.(npz|png|html|jsonl)$")  # atomic_write's temporary files
 
 
+# run.lock: a killed run leaves its lock; the next run takes it over (its PID is gone).
 RUN_FILES = {"latest.npz", "loss_log.jsonl", "opt.json", "samples", "samples_latest.png",
-             "index.html"}
+             "index.html", "run.lock"}
 
 
 def check_run_folder(run_dir):
@@ -129,3 +136,64 @@ def test_kill_between_snapshot_and_latest_keeps_the_snapshot(tmp_path):
     snapshot = run_dir / "epoch_2.npz"
     assert snapshot.exists(), sorted(p.name for p in run_dir.iterdir())
     assert read_checkpoint(snapshot)[0]["total_iters"] == 4
+
+
+# --- Ctrl-C twice, closed pipes, full disks (issue 24, item 12) -----------------------------
+# The first save takes 3 seconds, announced with "SAVING", so that a test can press
+# Ctrl-C twice while it is under way.
+SLOW_SAVE_CHILD = r"""
+import sys, time
+import numpy as np
+import pix2pix.training.loop as train
+
+train.plot_losses = lambda *args, **kwargs: None
+calls, real_savez = [0], np.savez
+
+def savez(f, **arrays):
+    calls[0] += 1
+    if calls[0] == 1:
+        print("SAVING", flush=True)
+        time.sleep(3)
+    return real_savez(f, **arrays)
+
+np.savez = savez
+sys.exit(train.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_during_the_save_waits_for_it_and_exits_130(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SAVE_CHILD,
+                             *child_args(tmp_path, "--max_dataset_size", "2")],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert saw_line(proc, "SAVING", timeout=60)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "saving, please wait" in err and "Traceback" not in err
+    read_checkpoint(tmp_path / "run" / "latest.npz")
+
+
+def test_a_second_ctrl_c_outside_a_save_exits_130_without_a_traceback(tmp_path, capsys,
+                                                                     monkeypatch):
+    def interrupted(self, A, B):
+        raise KeyboardInterrupt  # what the second SIGINT raises in the middle of a step
+    monkeypatch.setattr(Pix2Pix, "train_step", interrupted)
+    assert train(tmp_path, "--max_iters", "1") == 130
+    assert "interrupted: stopped without saving" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    reader = subprocess.Popen([sys.executable, str(REPO / "train.py"), *TINY, "--dataroot",
+                               "synthetic", "--checkpoints_dir", str(tmp_path), "--name", "run",
+                               "--print_freq", "1"], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    reader.stdout.readline()
+    reader.stdout.close()  # as `| head -1` does after one line
+    _, err = reader.communicate(timeout=300)
+    assert reader.returncode == 141 and b"Traceback" not in err and b"BrokenPipe" not in err, err

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pix2pix.data.synthetic import save_synthetic
+from pix2pix.evaluation.evaluate import main as evaluate_main
 from pix2pix.files.checkpoint import read_checkpoint
 from pix2pix.options.common import (
     PRESETS,
@@ -97,7 +98,7 @@ def test_smoke_train_then_test_commands(tmp_path):
 
     results = tmp_path / "results"
     test = subprocess.run([sys.executable, "-m", "pix2pix.evaluation.evaluate", *common, "--dataroot",
-                           str(data), "--results_dir", str(results)],
+                           str(data), "--results_dir", str(results), "--phase", "val"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert test.returncode == 0, test.stderr
     out = results / "smoke" / "val_latest"
@@ -106,9 +107,9 @@ def test_smoke_train_then_test_commands(tmp_path):
     assert {"l1", "psnr", "ssim", "lab_mean"} <= set(metrics)
     page = (out / "index.html").read_text()
     for i in (1, 2, 3):
-        for kind in ("input", "output", "target"):
+        for kind in ("real_A", "fake_B", "real_B"):
             assert (out / "images" / f"{i}_{kind}.png").is_file()
-        assert f"images/{i}_output.png" in page
+        assert f"images/{i}_fake_B.png" in page
 
 
 # --- resuming ---------------------------------------------------------------------------
@@ -130,6 +131,19 @@ def test_resume_gives_the_same_run(tmp_path, stop, total, extra):
     straight, split = log_records(tmp_path / "straight"), log_records(tmp_path / "split")
     assert len(straight) == (total or 6)
     assert split == straight
+
+
+def test_resnet_generators_train_resume_and_test(tmp_path):
+    """--netG resnet_6blocks end to end: train, resume exactly, then the test command."""
+    args = tiny(netG="resnet_6blocks", ngf=2)
+    common = ["--checkpoints_dir", str(tmp_path / "ck"), "--name", "r"]
+    assert main([*args, *common, "--max_iters", "2"]) == 0
+    assert main([*args, *common, "--max_iters", "3", "--continue_train"]) == 0
+    assert [r["iter"] for r in log_records(tmp_path / "ck" / "r")] == [1, 2, 3]
+    save_synthetic(tmp_path / "data" / "test", n=1, size=32)
+    assert evaluate_main([*common, "--dataroot", str(tmp_path / "data"), "--results_dir",
+                          str(tmp_path / "results")]) == 0
+    assert (tmp_path / "results" / "r" / "test_latest" / "images" / "1_fake_B.png").is_file()
 
 
 def test_lr_in_the_log_follows_the_schedule(tmp_path):
