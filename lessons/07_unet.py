@@ -70,8 +70,9 @@ print(f"UNetUp(8, 4) without a skip: {h.shape} -> {up(h).shape}")
 # ### If you are stuck on exercise 7.1 (UNetUp)
 #
 # - Hint 1: the order is the comment above: ReLU (not leaky: the decoder's ReLUs are
-#   plain), then ConvTranspose2d(in, out, 4, stride=2, padding=1, bias=False), then
-#   BatchNorm2d(out), then Dropout(0.5) only if the block has dropout.
+#   plain), then ConvTranspose2d(in, out, 4, stride=2, padding=1, bias=...), then the norm
+#   ``norm_layer(kind, out)`` makes (BatchNorm2d for the default kind "batch"; None for
+#   "none"), then Dropout(0.5) only if the block has dropout.
 # - Hint 2: concatenate along channels with the skip *first*: ``F.cat([skip, y], dim=1)``
 #   (the official weights depend on that order); without a skip, return y alone.
 

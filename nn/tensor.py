@@ -33,6 +33,20 @@ def no_grad():
         _grad_mode.enabled = previous
 
 
+def _arithmetic_operator(op_name, reflected=False):
+    """Tensor's ``__add__``-style method for the op ``nn.ops.arithmetic.<op_name>``.
+
+    self <op> other calls op(self, other); reflected (``__radd__``: other <op> self, other
+    not a Tensor) calls op(other, self). The op is imported at call time: nn/ops imports
+    this module, so importing nn/ops at the top would be a cycle.
+    """
+    def operator(self, other):
+        from .ops import arithmetic
+        op = getattr(arithmetic, op_name)
+        return op(other, self) if reflected else op(self, other)
+    return operator
+
+
 class Context:
     """Scratch space an op's forward fills for its backward (``ctx.save_for_backward``)."""
 
@@ -150,37 +164,12 @@ class Tensor:
         backpropagate(self, grad, retain_graph)
 
     # --- operators (the ops live in nn/ops; imported lazily to avoid a cycle) ----------
-    def __add__(self, other):
-        from .ops.arithmetic import add
-        return add(self, other)
-
-    def __radd__(self, other):
-        from .ops.arithmetic import add
-        return add(other, self)
-
-    def __sub__(self, other):
-        from .ops.arithmetic import sub
-        return sub(self, other)
-
-    def __rsub__(self, other):
-        from .ops.arithmetic import sub
-        return sub(other, self)
-
-    def __mul__(self, other):
-        from .ops.arithmetic import mul
-        return mul(self, other)
-
-    def __rmul__(self, other):
-        from .ops.arithmetic import mul
-        return mul(other, self)
-
-    def __truediv__(self, other):
-        from .ops.arithmetic import div
-        return div(self, other)
-
-    def __rtruediv__(self, other):
-        from .ops.arithmetic import div
-        return div(other, self)
+    # a + b calls add(a, b); 2 + a finds no int.__add__ for a Tensor and calls a.__radd__(2),
+    # which is add(2, a): the reflected operator swaps the arguments back into order.
+    __add__, __radd__ = _arithmetic_operator("add"), _arithmetic_operator("add", True)
+    __sub__, __rsub__ = _arithmetic_operator("sub"), _arithmetic_operator("sub", True)
+    __mul__, __rmul__ = _arithmetic_operator("mul"), _arithmetic_operator("mul", True)
+    __truediv__, __rtruediv__ = _arithmetic_operator("div"), _arithmetic_operator("div", True)
 
     def __neg__(self):
         from .ops.arithmetic import neg

@@ -41,32 +41,39 @@ class UNetDown(nn.Module):
 ### BEGIN SOLUTION 7.1
 class UNetUp(nn.Module):
     """Exercise 7.1 (lesson 7, section 1). One decoder block of the appendix's U-Net (Ck or
-    CDk, decoder side): ReLU -> ConvTranspose 4x4 s2 p1 [-> BatchNorm] [-> Dropout(0.5)],
-    then cat the skip. Build it from the library's layers (nn.ConvTranspose2d,
-    nn.BatchNorm2d, nn.Dropout) and functions (F.relu, F.cat): autograd then gives the
-    backward for free.
+    CDk, decoder side): ReLU -> ConvTranspose 4x4 s2 p1 [-> norm] [-> Dropout(0.5)], then
+    cat the skip. Build it from the library's layers (nn.ConvTranspose2d, the norm that
+    ``norm_layer(kind, out_channels)`` returns, nn.Dropout) and functions (F.relu, F.cat):
+    autograd then gives the backward for free.
 
-    __init__(in_channels, out_channels, norm=True, dropout=False, bias=False, generator=None):
-        call super().__init__() first. The parameters must be found under these names
+    __init__(in_channels, out_channels, kind="batch", dropout=False, bias=None,
+             generator=None):
+        call super().__init__() first. kind: "batch", "syncbatch", "instance" or "none"
+        (--norm), as in UNetDown. The parameters must be found under these names
         (checkpoints and the official weights use them): ``conv`` (a 4x4, stride 2,
-        padding 1 transposed convolution, with a bias only if bias=True), ``norm`` (a
-        BatchNorm2d, or None when norm=False), ``dropout`` (a Dropout of 0.5 drawing from
-        ``generator``, or None when dropout=False).
+        padding 1 transposed convolution), ``norm`` (``norm_layer(kind, out_channels)``: a
+        BatchNorm2d, a SyncBatchNorm2d, an affine-free InstanceNorm2d, or None for "none"),
+        ``dropout`` (a Dropout of 0.5 drawing from ``generator``, or None when
+        dropout=False). The conv has a bias if bias=True; by default (bias=None) only when
+        kind is "instance", as in the official port's U-Net (a batch norm's own shift makes
+        a bias redundant; the instance norm here has none).
     forward(x, skip=None): x: (N, in_channels, H, W); skip: (N, C_skip, 2H, 2W) or None.
         Applies the decoder's (non-leaky) ReLU, then the conv, norm and dropout that are
         present, in the official code's order, and returns (N, C_skip + out_channels,
         2H, 2W) with the skip's channels FIRST (the official weights depend on the order),
         or (N, out_channels, 2H, 2W) without a skip.
-    Graded: shapes, parameter names, values in train and eval mode, the bias block,
-    dropout from the generator, every gradient.
+    Graded: shapes, parameter names, values in train and eval mode for each kind, the bias
+    block, dropout from the generator, every gradient.
     """
 
-    def __init__(self, in_channels, out_channels, norm=True, dropout=False, bias=False,
+    def __init__(self, in_channels, out_channels, kind="batch", dropout=False, bias=None,
                  generator=None):
         super().__init__()
+        if bias is None:
+            bias = kind == "instance"
         self.conv = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1,
                                        bias=bias)
-        self.norm = nn.BatchNorm2d(out_channels) if norm else None
+        self.norm = norm_layer(kind, out_channels)
         self.dropout = nn.Dropout(0.5, generator=generator) if dropout else None
 
     def forward(self, x, skip=None):
@@ -83,21 +90,6 @@ class UNetUp(nn.Module):
 def unet_widths(num_downs, ngf):
     """Encoder widths: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (C64-C128-C256-C512-C512-...)."""
     return [ngf * min(2 ** i, 8) for i in range(num_downs)]
-
-
-def unet_up(in_channels, out_channels, kind, dropout=False, generator=None):
-    """A decoder block with the norm ``kind`` ("batch", "syncbatch", "instance" or "none")
-    built directly.
-
-    UNetUp itself (exercise 7.1) knows only BatchNorm or none. The port's instance norm is
-    affine-free, so its block keeps a conv bias; the block is built without a norm and the
-    InstanceNorm2d (or SyncBatchNorm2d) put in its place (no BatchNorm is made for it).
-    """
-    up = UNetUp(in_channels, out_channels, norm=kind == "batch", dropout=dropout,
-                bias=kind == "instance", generator=generator)
-    if kind in ("instance", "syncbatch"):
-        up.norm = norm_layer(kind, out_channels)
-    return up
 
 
 def dropout_blocks(num_downs, placement):
@@ -161,10 +153,10 @@ class UNet(nn.Module):
         for j in range(num_downs - 1):
             level = num_downs - 2 - j            # the encoder block whose output we meet
             in_ch = widths[level + 1] * (2 if (skips and j > 0) else 1)
-            ups.append(unet_up(in_ch, widths[level], norm, dropout=j in with_dropout,
-                               generator=self.dropout_generator))
+            ups.append(UNetUp(in_ch, widths[level], kind=norm, dropout=j in with_dropout,
+                              generator=self.dropout_generator))
         self.up = nn.Sequential(*ups)
-        self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, norm=False, bias=True)
+        self.final = UNetUp(widths[0] * (2 if skips else 1), output_nc, kind="none", bias=True)
 
     def paper_spec(self):
         """The appendix's notation for this network as built.

@@ -45,15 +45,18 @@ def test_unet_up_shapes(implementation):
 @pytest.mark.exercise("7.1", "parameter names and shapes")
 def test_unet_up_layer_names_and_parameters(implementation):
     """Checkpoints and the official weights find the parameters by name: conv.weight,
-    norm.weight, ... (and no conv bias unless bias=True, no norm when norm=False)."""
-    for kwargs, keys in [
-            ({}, ["conv.weight", "norm.weight", "norm.bias", "norm.running_mean",
-                  "norm.running_var"]),
-            (dict(norm=False, bias=True), ["conv.weight", "conv.bias"]),
-            (dict(dropout=True), ["conv.weight", "norm.weight", "norm.bias",
-                                  "norm.running_mean", "norm.running_var"])]:
+    norm.weight, ... (a conv bias only with bias=True or kind "instance", whose norm has no
+    parameters of its own; no norm for kind "none")."""
+    batch_norm = ["norm.weight", "norm.bias", "norm.running_mean", "norm.running_var"]
+    for kwargs, keys, norm in [
+            ({}, ["conv.weight", *batch_norm], nn.BatchNorm2d),
+            (dict(kind="none", bias=True), ["conv.weight", "conv.bias"], type(None)),
+            (dict(kind="none"), ["conv.weight"], type(None)),
+            (dict(kind="instance"), ["conv.weight", "conv.bias"], nn.InstanceNorm2d),
+            (dict(dropout=True), ["conv.weight", *batch_norm], nn.BatchNorm2d)]:
         block = implementation(6, 3, **kwargs)
         assert sorted(block.state_dict()) == sorted(keys), kwargs
+        assert type(block.norm) is norm, f"{kwargs}: norm should be {norm.__name__}"
         assert isinstance(block.conv, nn.ConvTranspose2d)
         assert block.conv.weight.shape == (6, 3, 4, 4)
         assert (block.conv.kernel_size, block.conv.stride, block.conv.padding) == (4, 2, 1)
@@ -84,12 +87,28 @@ def test_unet_up_equals_hand_composition(implementation, training):
 def test_unet_up_without_norm_has_a_bias(implementation):
     """The U-Net's final block: no BatchNorm, a bias, no skip."""
     rng = np.random.default_rng(2)
-    block = implementation(4, 3, norm=False, bias=True)
+    block = implementation(4, 3, kind="none", bias=True)
     block.conv.bias.data[...] = [0.5, -1.0, 2.0]
     x = f32(rng, (1, 4, 2, 2))
     with nn.no_grad():
         expected = F.conv_transpose2d(F.relu(x), block.conv.weight, block.conv.bias, 2, 1)
         np.testing.assert_allclose(block(x).numpy(), expected.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.exercise("7.1", "--norm instance: an InstanceNorm after a conv with a bias")
+def test_unet_up_instance_norm(implementation):
+    """kind="instance": instance_norm(conv_transpose2d(relu(x)) + bias), the same in train
+    and eval mode (no running statistics), then the skip."""
+    rng = np.random.default_rng(6)
+    block = implementation(6, 4, kind="instance")
+    block.conv.bias.data[...] = rng.uniform(-1.0, 1.0, 4)
+    x, skip = f32(rng, (2, 6, 3, 3)), f32(rng, (2, 5, 6, 6))
+    with nn.no_grad():
+        y = F.conv_transpose2d(F.relu(x), block.conv.weight, block.conv.bias, 2, 1)
+        expected = F.cat([skip, F.instance_norm(y, None, None)], dim=1).numpy()
+        for training in (True, False):
+            block.train(training)
+            np.testing.assert_allclose(block(x, skip).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.exercise("7.1", "dropout drawn from the generator")
@@ -119,7 +138,9 @@ def test_unet_up_dropout_matches_the_library(implementation):
 
 
 @pytest.mark.exercise("7.1", "gradients w.r.t. x, the skip and every parameter")
-@pytest.mark.parametrize("kwargs", [{}, dict(norm=False, bias=True)], ids=["bn", "bias"])
+# (Not kind="instance": the instance norm removes the conv bias's constant shift, so that
+# bias's true gradient is exactly 0 and finite differences see only rounding noise.)
+@pytest.mark.parametrize("kwargs", [{}, dict(kind="none", bias=True)], ids=["bn", "bias"])
 def test_unet_up_gradcheck(implementation, kwargs):
     """Every element of x, the skip and every parameter, in float64 (BatchNorm in training
     mode, so its batch statistics are differentiated too)."""

@@ -150,6 +150,14 @@ class UNetUpDropoutAfterTheConcat(UNetUp):
         return self.dropout(x) if self.dropout is not None else x
 
 
+class UNetUpBatchNormForEveryKind(UNetUp):
+    """Builds a BatchNorm (and no conv bias) whatever ``kind`` asks for, "none" aside."""
+    def __init__(self, in_channels, out_channels, kind="batch", dropout=False, bias=None,
+                 generator=None):
+        UNetUp.__init__(self, in_channels, out_channels, "batch" if kind != "none" else kind,
+                        dropout, bias, generator)
+
+
 def receptive_field_off_by_one(layers):
     """(r - 1) * s + k - 1 per layer."""
     field = 1
@@ -178,7 +186,7 @@ WRONG = {
     "6.3": [TanhBackwardNotSquared, TanhFromSigmoidOffByTwo, TanhByDefinition],
     "6.4": [SigmoidNaive, SigmoidBackwardWithoutOneMinus, SigmoidDerivativeOfTheInput],
     "7.1": [UNetUpSkipLast, UNetUpLeakyReLU, UNetUpReLUAfterTheConv,
-            UNetUpDropoutAfterTheConcat],
+            UNetUpDropoutAfterTheConcat, UNetUpBatchNormForEveryKind],
     "8.1": [receptive_field_off_by_one, receptive_field_forward_order,
             receptive_field_ignores_stride],
 }
