@@ -217,4 +217,4 @@ list_pictures()
 # 11.3 Train the paper's model much longer (python train.py --preset cpu) and evaluate it
 #      with python -m pix2pix.test; redo the Lab plot with those outputs.
 #
-# This is the last lesson. Back to the start: python lessons/01_*.py
+# Next: python lessons/12_data_parallel.py (one model trained on several processes)

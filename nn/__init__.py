@@ -13,7 +13,7 @@ from . import functional, init  # noqa: F401
 from .backend import check_device, get_array_module, gpu_available, to_device, to_numpy  # noqa
 from .gradcheck import gradcheck, gradcheck_direction, rel_error  # noqa: F401
 from .layers import (BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, InstanceNorm2d,  # noqa
-                     LeakyReLU, ReLU, Sigmoid, Tanh)
+                     LeakyReLU, ReLU, Sigmoid, SyncBatchNorm2d, Tanh)
 from .module import Module, Parameter, Sequential  # noqa: F401
 from .optim import SGD, Adam  # noqa: F401
 from .serialization import load, save  # noqa: F401

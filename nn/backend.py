@@ -1,20 +1,27 @@
 """The one place that knows about devices.
 
-Arrays are NumPy arrays on the CPU and CuPy arrays on an NVIDIA GPU. Every op asks
+Arrays are NumPy arrays on the CPU and CuPy arrays on an NVIDIA GPU (or, in the tests,
+on the strict CuPy stand-in ``nn/testing/strict_cupy.py``, which follows CuPy's rules). Every op asks
 ``get_array_module(x)`` for ``xp`` and then writes ``xp.matmul``, ``xp.exp``, ... so the
 same code runs on both. CuPy is optional: without it (or without a GPU) everything runs
 on NumPy, and asking for ``"cuda"`` explicitly raises a clear error.
 """
 import ctypes
 import ctypes.util
+import os
 import sys
 
 import numpy as np
 
-try:  # CuPy is an optional extra: `pip install -e .[gpu]`
-    import cupy as _cupy
-except Exception:  # ImportError, or a CUDA library that fails to load
-    _cupy = None
+if os.environ.get("NN_STRICT_CUPY") == "1":
+    # Set only by the tests (their xp fixture's "strict_cupy"), so that child processes
+    # run on the same strict CuPy stand-in as the test itself: nn/testing/strict_cupy.py.
+    from nn.testing import strict_cupy as _cupy
+else:
+    try:  # CuPy is an optional extra: `pip install -e .[gpu]`
+        import cupy as _cupy
+    except Exception:  # ImportError, or a CUDA library that fails to load
+        _cupy = None
 
 
 def gpu_available():
@@ -49,6 +56,14 @@ def get_array_module(*arrays):
     return np
 
 
+def as_strided(x, shape, strides):
+    """A view of ``x`` with the given shape and strides (in bytes): no copy, no launch.
+
+    The caller guarantees every element it reaches lies inside ``x``'s buffer.
+    """
+    return get_array_module(x).lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+
+
 def device_of(array):
     """"cuda" for a CuPy array, "cpu" otherwise."""
     return "cuda" if get_array_module(array) is not np else "cpu"
@@ -69,10 +84,31 @@ def to_numpy(array):
     return np.asarray(array)
 
 
+def select_gpu(index):
+    """Make GPU ``index`` this process's current device (one process per GPU)."""
+    check_device("cuda")
+    _cupy.cuda.Device(index).use()
+
+
 def synchronize(device):
     """Wait for the GPU to finish queued work (for honest timings); no-op on the CPU."""
     if device == "cuda":
         _cupy.cuda.Stream.null.synchronize()
+
+
+def device_pool_mb(device):
+    """MB held by CuPy's memory pool, or None on the CPU. The pool keeps freed blocks for
+    reuse, so after a run it holds about the run's peak; ``free_all_blocks`` first to
+    measure from zero."""
+    if device != "cuda":
+        return None
+    return _cupy.get_default_memory_pool().total_bytes() / 2 ** 20
+
+
+def free_device_pool(device):
+    """Give the GPU pool's unused blocks back (so the next peak is measured from here)."""
+    if device == "cuda":
+        _cupy.get_default_memory_pool().free_all_blocks()
 
 
 def _reuse_freed_memory():

@@ -6,3 +6,4 @@ from .ops.instancenorm import instance_norm  # noqa: F401
 from .ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from .ops.losses import binary_cross_entropy_with_logits, l1_loss, mse_loss  # noqa: F401
 from .ops.shape import cat, reshape  # noqa: F401
+from .ops.syncbatchnorm import sync_batch_norm  # noqa: F401

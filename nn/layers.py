@@ -91,6 +91,26 @@ class BatchNorm2d(Module):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
 
 
+class SyncBatchNorm2d(BatchNorm2d):
+    """BatchNorm2d over the batch that several processes hold together (data parallel).
+
+    ``allreduce(array)`` sums an array over the processes; the training code sets it
+    (PyTorch's process_group). With ``allreduce`` None (one process), or in eval mode, this
+    is exactly BatchNorm2d. x: (N_local, C, H, W).
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32, allreduce=None):
+        super().__init__(num_features, eps, momentum, dtype)
+        self.allreduce = allreduce
+
+    def forward(self, x):
+        if self.allreduce is None or not self.training:
+            return super().forward(x)
+        _check_input(self, x, self.num_features)
+        return F.sync_batch_norm(x, self.weight, self.bias, self.running_mean,
+                                 self.running_var, self.allreduce, self.momentum, self.eps)
+
+
 class InstanceNorm2d(Module):
     """Normalise each (sample, channel) plane of (N, C, H, W) over H, W.
 

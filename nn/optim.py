@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .backend import get_array_module, to_numpy
+from .flat import FlatParameters
 from .tensor import no_grad
 
 
@@ -38,7 +39,7 @@ class Optimizer:
                     raise ValueError(f"optimizer state {key!r} has shape {tuple(state[key].shape)}"
                                      f", parameter {i} has {tuple(p.shape)}")
                 xp = get_array_module(p.data)
-                slot[i] = xp.asarray(state[key], dtype=p.dtype)
+                slot[i][...] = xp.asarray(state[key], dtype=p.dtype)   # views stay views
 
 
 class SGD(Optimizer):
@@ -88,6 +89,28 @@ def adam_step_reference(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(
 ### END SOLUTION
 
 
+def _adam_update(p, g, m, v, b1, b2, denom_scale, denom_shift):
+    """One Adam step on arrays of one shape (a parameter or whole flat buffers), in place.
+
+    ``g`` is overwritten: once m and v have taken the gradient, its memory holds the
+    update, so a step allocates nothing (a scratch buffer as large as all the parameters
+    would raise the peak memory of every iteration).
+    """
+    xp = get_array_module(p)
+    m *= b1                                   # m <- b1 m + (1 - b1) g
+    v *= b2                                   # v <- b2 v + (1 - b2) g^2
+    g *= 1 - b1
+    m += g
+    g *= g                                    # (1 - b1)^2 g^2
+    g *= (1 - b2) / (1 - b1) ** 2
+    v += g
+    xp.sqrt(v, out=g)                         # (sqrt(v_hat) + eps) / step_size
+    g *= denom_scale
+    g += denom_shift
+    xp.divide(m, g, out=g)
+    p -= g                                    # in place: the parameters see it
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba), exactly as ``torch.optim.Adam`` computes it:
 
@@ -96,25 +119,52 @@ class Adam(Optimizer):
 
     These are the numbers of ``adam_step_reference``, computed in place (tested equal). t
     counts the calls of step(); a parameter without a gradient is left as it is (m and v too).
+
+    The parameters' values move into one flat buffer when the optimiser is built (each
+    ``p.data`` becomes a view of it, see nn/flat.py), and m and v live in two more: a step
+    is one copy of the gradients (into a buffer of the step's own, which then serves as
+    scratch) and a dozen whole-buffer operations. After a step,
+    ``gradient_total`` is the sum of the gradients it used, a 0-d array on the device
+    (NaN or Inf if any gradient was): a check that needs no host synchronisation.
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
         self.betas, self.eps = tuple(betas), eps
         self.step_count = 0
-        self.exp_avg = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
-        self.exp_avg_sq = [get_array_module(p.data).zeros_like(p.data) for p in self.params]
+        self.gradient_total = None
+        self._attach()
+
+    def _attach(self, old=None):
+        """Build the flat buffers; ``old`` (m and v views) are copied in when p.data had
+        been replaced (a model moved to another device after its optimiser was built)."""
+        self._flat = FlatParameters(self.params)
+        self._m, self._v = self._flat.zeros(), self._flat.zeros()
+        self.exp_avg, self.exp_avg_sq = self._flat.views(self._m), self._flat.views(self._v)
+        for views, old_views in zip((self.exp_avg, self.exp_avg_sq), old or ()):
+            for view, old_view in zip(views, old_views):
+                view[...] = self._flat.xp.asarray(old_view)
 
     @no_grad()
     def step(self):
         self.step_count += 1
-        groups = self._groups()
-        if len(groups) == 1:
-            self._update(groups[0])
-        else:
-            # On the CPU NumPy releases the GIL inside its loops, so a few threads update
-            # disjoint sets of parameters at the same time (like torch's multi-threaded Adam).
-            list(self._pool.map(self._update, groups))
+        if not self._flat.attached():
+            self._attach(old=(self.exp_avg, self.exp_avg_sq))
+        grad = self._flat.gather_grads()              # None if a parameter has no gradient
+        with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
+        # Summed before grad serves as scratch; on the device, for a NaN check without a sync.
+        self.gradient_total = grad.sum() if grad is not None else \
+            sum(self.params[i].grad.sum() for i in with_grad)
+        self._update((with_grad, grad))
+
+    def _constants(self):
+        """(b1, b2, denom_scale, denom_shift) of this step: p -= step_size * m /
+        (sqrt(v) / sqrt(1 - b2^t) + eps), with step_size folded into the denominator to
+        save one pass over the parameters."""
+        b1, b2 = self.betas
+        t = self.step_count
+        step_size = self.lr / (1 - b1 ** t)
+        return b1, b2, 1 / ((1 - b2 ** t) ** 0.5 * step_size), self.eps / step_size
 
     def _update_with_adam_step(self, group):
         """The same update through ``adam_step_reference`` (new arrays, copied back in
@@ -129,59 +179,41 @@ class Adam(Optimizer):
 
     ### BEGIN FAST 6b.1: _update = _update_with_adam_step
     def _update(self, group):
-        """Adam for the parameters in ``group`` (indices), with that group's scratch buffer.
-
-        Every update goes into existing arrays (out=, in place): no allocation per step.
-        """
-        b1, b2 = self.betas
-        t = self.step_count
-        step_size = self.lr / (1 - b1 ** t)
-        # p -= step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps), with step_size folded into
-        # the denominator to save one pass over the parameters.
-        denom_scale = 1 / ((1 - b2 ** t) ** 0.5 * step_size)
-        denom_shift = self.eps / step_size
-        indices, buffer = group
-        for i in indices:
-            p, m, v = self.params[i], self.exp_avg[i], self.exp_avg_sq[i]
-            if p.grad is None:
-                continue
-            xp = get_array_module(p.data)
-            g = p.grad
-            tmp = buffer[:p.data.size].reshape(p.shape)
-            xp.subtract(g, m, out=tmp)                # m <- m + (1 - b1)(g - m)
-            tmp *= 1 - b1
-            m += tmp
-            xp.multiply(g, g, out=tmp)                # v <- b2 v + (1 - b2) g^2
-            tmp *= 1 - b2
-            v *= b2
-            v += tmp
-            xp.sqrt(v, out=tmp)                       # (sqrt(v_hat) + eps) / step_size
-            tmp *= denom_scale
-            tmp += denom_shift
-            xp.divide(m, tmp, out=tmp)
-            p.data -= tmp                             # in place: p.data keeps its identity
+        """group: (indices of the parameters with a gradient, the step's gathered flat
+        gradient or None). With it, Adam on the whole flat buffers, a dozen operations;
+        without (some parameter got no gradient: rare), one parameter at a time."""
+        indices, grad = group
+        constants = self._constants()
+        if grad is None:
+            for i in indices:
+                p = self.params[i]
+                _adam_update(p.data, p.grad.copy(), self.exp_avg[i], self.exp_avg_sq[i],
+                             *constants)
+            return
+        arrays = (self._flat.data, grad, self._m, self._v)
+        chunks = self._chunks()
+        if len(chunks) == 1:
+            _adam_update(*arrays, *constants)
+        else:
+            # On the CPU NumPy releases the GIL inside its loops, so a few threads update
+            # disjoint slices of the buffers at once (like torch's multi-threaded Adam).
+            list(self._pool.map(lambda c: _adam_update(*(a[c] for a in arrays), *constants),
+                                chunks))
     ### END FAST
 
-    def _groups(self):
-        """Parameters split into one group per CPU core (one group on a GPU), balanced by
-        size, each with a reusable scratch buffer as large as its largest parameter."""
-        cached = getattr(self, "_cached_groups", None)
-        if cached is not None:
-            return cached
-        xp = get_array_module(self.params[0].data)
-        n = 1 if xp is not np else min(os.cpu_count() or 1, 4, len(self.params))
-        order = sorted(range(len(self.params)), key=lambda i: -self.params[i].size)
-        members, loads = [[] for _ in range(n)], [0] * n
-        for i in order:                               # greedy: biggest to the lightest group
-            g = loads.index(min(loads))
-            members[g].append(i)
-            loads[g] += self.params[i].size
-        self._cached_groups = [
-            (idx, xp.empty(max(self.params[i].size for i in idx), dtype=self.params[idx[0]].dtype))
-            for idx in members if idx]
-        if len(self._cached_groups) > 1:
-            self._pool = ThreadPoolExecutor(max_workers=len(self._cached_groups))
-        return self._cached_groups
+    def _chunks(self):
+        """Slices of the flat buffers, one per thread: one on a GPU or for small models."""
+        cached = getattr(self, "_cached_chunks", None)
+        if cached is not None and cached[0] is self._flat:
+            return cached[1]
+        total = self._flat.offsets[-1]
+        n = 1 if self._flat.xp is not np or total < 2 ** 16 else min(os.cpu_count() or 1, 4)
+        bounds = [total * k // n for k in range(n + 1)]
+        chunks = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+        if n > 1 and getattr(self, "_pool", None) is None:
+            self._pool = ThreadPoolExecutor(max_workers=n)
+        self._cached_chunks = (self._flat, chunks)
+        return chunks
 
     def state_dict(self):
         state = {"step": self.step_count, "lr": self.lr, "beta1": self.betas[0],

@@ -7,23 +7,30 @@ the loss towards the leaves, **adding** the gradients that reach a tensor along 
 paths.
 """
 import contextlib
+import threading
 
 import numpy as np
 
 from .backend import device_of, get_array_module, to_device
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    """Whether ops record a graph, per thread (as in PyTorch): one thread's optimiser step
+    under no_grad() must not switch off the graph another thread is recording."""
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 @contextlib.contextmanager
 def no_grad():
     """Inside this block ops record no graph (evaluation, optimiser updates)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    previous, _grad_mode.enabled = _grad_mode.enabled, False
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_mode.enabled = previous
 
 
 class Context:
@@ -57,7 +64,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         needs = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        record = _grad_enabled and any(needs)
+        record = _grad_mode.enabled and any(needs)
         ctx = Context(needs)
         arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
         out = Tensor(cls.forward(ctx, *arrays, **options), requires_grad=record)

@@ -163,6 +163,8 @@ class Grader:
             if graded and on_cupy and not nn.gpu_available():
                 self.cupy_skipped += 1
                 graded = False
+            if "strict_cupy" in item.name:   # the library's device path, not the student's
+                graded = False
             (keep if graded else drop).append(item)
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -184,10 +184,11 @@ class MeanFunction(Function):
 
 
 def _tensor_or_constant(value, like):
-    """Python numbers become arrays of ``like``'s dtype so float32 stays float32."""
+    """Python numbers become scalars of ``like``'s dtype so float32 stays float32 (a
+    NumPy scalar, not an array: on a GPU an array would be a host-to-device copy)."""
     if isinstance(value, Tensor) or hasattr(value, "dtype"):
         return value
-    return get_array_module(like.data).asarray(value, dtype=like.dtype)
+    return like.dtype.type(value)
 
 
 def _binary(op, a, b):

@@ -8,8 +8,9 @@ One iteration = G forward, D on the fake and real pairs, D backward and Adam ste
 the fake pair again, G backward and Adam step (paper Sec. 3.3), on random images, with
 dropout on. Each implementation runs in its own subprocess (so peak memory is its own):
 warm-up iterations, then the median of --repeat, alternating ours and PyTorch for
---rounds rounds; the ratio is the median of the per-round ratios. Peak memory is the process's peak
-resident size minus its size before the networks were built. PyTorch runs the official
+--rounds rounds; the ratio is the median of the per-round ratios. Peak memory on the CPU is
+the process's peak resident size minus its size before the networks were built; on a GPU
+it is CuPy's memory pool (which keeps the run's peak) and torch.cuda.max_memory_allocated. PyTorch runs the official
 port's architecture (pix2pix.benchmarks.torch_peer) with the same thread count.
 """
 import argparse
@@ -26,6 +27,7 @@ import numpy as np
 CONFIGS = {  # name: (crop size, ngf = ndf)
     "paper": (256, 64),
     "cpu": (128, 32),
+    "tiny": (32, 4),     # a smoke test of the benchmark itself (gpu_report's test)
 }
 
 
@@ -56,9 +58,9 @@ def conv_macs(model, size, batch_size):
 
     nn.Conv2d.forward, nn.ConvTranspose2d.forward = count(originals[0]), count(originals[1])
     try:
-        with nn.no_grad():
-            model(nn.Tensor(np.zeros((batch_size, model_input_channels(model), size, size),
-                                     np.float32)))
+        zeros = np.zeros((batch_size, model_input_channels(model), size, size), np.float32)
+        with nn.no_grad():           # on the model's device: CuPy refuses a host batch
+            model(nn.Tensor(nn.to_device(zeros, next(model.parameters()).device)))
     finally:
         nn.Conv2d.forward, nn.ConvTranspose2d.forward = originals
     return sum(counts)
@@ -79,6 +81,7 @@ def run_ours(size, width, batch_size, warmup, repeat, device, profile):
     import nn
     from pix2pix.models.pix2pix_model import Pix2Pix
     base = _rss_mb()
+    nn.backend.free_device_pool(device)
     netG = f"unet_{size}"
     model = Pix2Pix(netG=netG, ngf=width, ndf=width, device=device)
     rng = np.random.default_rng(0)
@@ -87,15 +90,11 @@ def run_ours(size, width, batch_size, warmup, repeat, device, profile):
     a, b = nn.to_device(a, device), nn.to_device(b, device)
     flops = iteration_flops(conv_macs(model.netG, size, batch_size),
                             conv_macs(model.netD, size, batch_size))
-    times = []
-    for i in range(warmup + repeat):
-        t0 = time.perf_counter()
-        model.train_step(a, b)
-        nn.backend.synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    result = dict(seconds=statistics.median(times), gflop=flops / 1e9,
-                  peak_mb=_peak_mb() - base)
+    seconds = median_seconds(lambda: model.train_step(a, b), warmup, repeat,
+                             lambda: nn.backend.synchronize(device))
+    device_mb = nn.backend.device_pool_mb(device)
+    result = dict(seconds=seconds, gflop=flops / 1e9,
+                  peak_mb=_peak_mb() - base if device_mb is None else device_mb)
     if profile:
         from .profile import profile_iterations
         result["profile"] = profile_iterations(model, a, b, repeat=max(2, repeat // 2))
@@ -111,11 +110,35 @@ def run_torch(size, width, batch_size, warmup, repeat, device):
     dev = torch.device("cuda" if device == "cuda" else "cpu")
     G = UnetGenerator(3, 3, size.bit_length() - 1, ngf=width, use_dropout=True).to(dev)
     D = NLayerDiscriminator(6, ndf=width).to(dev)
+    a = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
+    b = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
+    seconds = median_seconds(torch_step(G, D, a, b), warmup, repeat,
+                             torch.cuda.synchronize if dev.type == "cuda" else lambda: None)
+    if dev.type == "cuda":
+        return dict(seconds=seconds, peak_mb=torch.cuda.max_memory_allocated() / 2 ** 20)
+    return dict(seconds=seconds, peak_mb=_peak_mb() - base)
+
+
+def median_seconds(step, warmup, repeat, synchronize=lambda: None):
+    """The median time of ``repeat`` calls of step() after ``warmup`` untimed ones."""
+    times = []
+    for i in range(warmup + repeat):
+        t0 = time.perf_counter()
+        step()
+        synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def torch_step(G, D, a, b, D_in_G_step=None):
+    """One PyTorch pix2pix iteration as a function of no arguments. D_in_G_step: the D the
+    G step runs (DDP's underlying module: that pass gives D no gradient to reduce)."""
+    import torch
     opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce, l1 = torch.nn.BCEWithLogitsLoss(), torch.nn.L1Loss()
-    a = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
-    b = torch.rand(batch_size, 3, size, size, device=dev) * 2 - 1
+    D_in_G_step = D if D_in_G_step is None else D_in_G_step
 
     def step():
         fake = G(a)
@@ -130,21 +153,13 @@ def run_torch(size, width, batch_size, warmup, repeat, device):
         opt_D.step()
         for p in D.parameters():
             p.requires_grad_(False)
-        pred = D(torch.cat([a, fake], 1))
+        pred = D_in_G_step(torch.cat([a, fake], 1))
         loss_G = bce(pred, torch.ones_like(pred)) + 100 * l1(fake, b)
         opt_G.zero_grad()
         loss_G.backward()
         opt_G.step()
 
-    times = []
-    for i in range(warmup + repeat):
-        t0 = time.perf_counter()
-        step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return dict(seconds=statistics.median(times), peak_mb=_peak_mb() - base)
+    return step
 
 
 def worker(args):
@@ -153,7 +168,7 @@ def worker(args):
         import torch
         torch.set_num_threads(args.threads)
         result = run_torch(args.size, args.width, args.batch_size, args.warmup, args.repeat,
-                           args.device)
+                           args.torch_device)
     else:
         result = run_ours(args.size, args.width, args.batch_size, args.warmup, args.repeat,
                           args.device, args.profile)
@@ -166,7 +181,8 @@ def spawn(impl, size, width, batch_size, args):
     cmd = [sys.executable, "-m", "pix2pix.benchmarks.train_step", "--worker", impl,
            "--size", str(size), "--width", str(width), "--batch_size", str(batch_size),
            "--warmup", str(args.warmup), "--repeat", str(args.repeat),
-           "--device", args.device, "--threads", str(args.threads)]
+           "--device", args.device, "--threads", str(args.threads),
+           "--torch_device", args.torch_device]
     if args.profile and impl == "ours":
         cmd.append("--profile")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -217,7 +233,7 @@ def print_table(rows):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--config", nargs="+", default=["paper", "cpu"], choices=list(CONFIGS))
     p.add_argument("--scaling", action="store_true",
                    help="paper widths at sizes 64, 128, 256 and batch sizes 1, 4")
     p.add_argument("--repeat", type=int, default=5)
@@ -227,6 +243,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--profile", action="store_true", help="per-phase profile of ours")
     p.add_argument("--no_torch", action="store_true")
+    p.add_argument("--torch_device", choices=["cpu", "cuda"],
+                   help="where PyTorch runs (default: --device)")
     # internal: one implementation in a subprocess
     p.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, default=256, help=argparse.SUPPRESS)
@@ -234,6 +252,7 @@ def main(argv=None):
     p.add_argument("--batch_size", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.impl = args.worker
+    args.torch_device = args.torch_device or args.device
     if args.worker:
         return worker(args)
 
@@ -244,7 +263,7 @@ def main(argv=None):
              for c in args.config])
     print(f"device {args.device}, {args.threads} threads, median of {args.repeat} iterations "
           f"after {args.warmup} warm-up; PyTorch: "
-          f"{'yes' if with_torch else 'not installed'}\n")
+          f"{f'yes, on {args.torch_device}' if with_torch else 'not run'}\n")
     rows = []
     for name, size, width, n in runs:
         # Alternate ours and torch for several rounds, so that both see the same

@@ -4,6 +4,10 @@ Every random choice is a function of (seed, epoch, position): the order of epoch
 default_rng([seed, e]).permutation(n) and the jitter of the sample at position i is drawn
 from default_rng([seed, e, i]). So batches do not depend on threads, and resuming inside an
 epoch (iter_from(k)) gives exactly the batches a full epoch would have given from batch k.
+With several processes (rank r of world_size N), rank r takes the positions r, r + N,
+r + 2N, ... of that one order (padded with its start to a multiple of N, as PyTorch's
+DistributedSampler does): batch k of all ranks together is batch k of one process with
+N times the batch size, jitter included.
 """
 import functools
 import queue
@@ -30,9 +34,13 @@ class DataLoader:
     wait_seconds accumulates the time the consumer spent waiting for data.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=True, seed=0, epoch=0, prefetch=True):
+    def __init__(self, dataset, batch_size=1, shuffle=True, seed=0, epoch=0, prefetch=True,
+                 rank=0, world_size=1):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
+        self.rank, self.world_size = rank, world_size
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -42,7 +50,8 @@ class DataLoader:
         self.wait_seconds = 0.0
 
     def __len__(self):
-        return (len(self.dataset) + self.batch_size - 1) // self.batch_size
+        per_rank = -(-len(self.dataset) // self.world_size)
+        return -(-per_rank // self.batch_size)
 
     def set_epoch(self, epoch):
         self.epoch = epoch
@@ -55,12 +64,20 @@ class DataLoader:
             return np.arange(n)
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
-    def _load_batch(self, order, epoch, batch_index):
-        """Decode and jitter one batch; depends only on (seed, epoch, batch_index)."""
+    def shard(self, epoch=None):
+        """(dataset indices, their positions in the epoch's order) that this rank takes."""
+        order = self.order(epoch)
+        per_rank = -(-len(order) // self.world_size)
+        positions = np.arange(self.rank, per_rank * self.world_size, self.world_size)
+        return order[positions % len(order)], positions
+
+    def _load_batch(self, shard, epoch, batch_index):
+        """Decode and jitter one batch; depends only on (seed, epoch, batch_index, rank)."""
+        indices, positions = shard
         start = batch_index * self.batch_size
-        positions = range(start, min(start + self.batch_size, len(order)))
-        items = [self.dataset.get(int(order[i]), rng=np.random.default_rng([self.seed, epoch, i]))
-                 for i in positions]
+        items = [self.dataset.get(int(indices[i]),
+                                  rng=np.random.default_rng([self.seed, epoch, int(positions[i])]))
+                 for i in range(start, min(start + self.batch_size, len(indices)))]
         return {"A": np.stack([item["A"] for item in items]),
                 "B": np.stack([item["B"] for item in items]),
                 "paths": [item["path"] for item in items]}
@@ -71,7 +88,7 @@ class DataLoader:
     def iter_from(self, start_batch=0):
         """Yield the current epoch's batches from start_batch on; skipped ones are not loaded."""
         epoch = self.epoch  # fixed now, so set_epoch() during iteration cannot mix epochs
-        load = functools.partial(self._load_batch, self.order(epoch), epoch)
+        load = functools.partial(self._load_batch, self.shard(epoch), epoch)
         batches = range(start_batch, len(self))
         if self.prefetch:
             return self._iter_prefetch(load, batches)

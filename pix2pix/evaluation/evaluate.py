@@ -36,7 +36,12 @@ from pix2pix.files.official import load_official_generator
 from pix2pix.models import define_G
 from pix2pix.models.networks import unet_depth
 from pix2pix.models.pix2pix_model import paper_inference
-from pix2pix.options.common import add_data_options, add_model_options, range_errors
+from pix2pix.options.common import (
+    add_data_options,
+    add_model_options,
+    out_of_memory_message,
+    range_errors,
+)
 from pix2pix.options.port import (
     add_port_common_options,
     default_direction,
@@ -209,6 +214,9 @@ def main(argv=None):
         run(opt, given)
     except (DataError, CheckpointError, RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
+        print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
         return 2
     except OSError as e:  # an unwritable --results_dir, a full disk
         print(f"error: {disk_error_message(e)} (e.g. another --results_dir)", file=sys.stderr)

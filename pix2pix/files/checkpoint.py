@@ -45,7 +45,8 @@ def disk_error_message(error, path=None):
 
 
 def first_non_finite(state):
-    """The name of the first floating-point array in ``state`` holding NaN or Inf, or None."""
+    """The name of the first floating-point array in ``state`` (host arrays or numbers)
+    holding NaN or Inf, or None."""
     for name, value in state.items():
         value = np.asarray(value)
         if value.dtype.kind == "f" and not np.isfinite(value).all():
@@ -60,10 +61,12 @@ def snapshot_path(run_dir, epoch="latest", load_iter=0):
     return Path(run_dir) / ("latest.npz" if epoch == "latest" else f"epoch_{epoch}.npz")
 
 
-def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weights_only=False):
+def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weights_only=False,
+                    dropout_rngs=None):
     """Write model (and, unless weights_only, optimiser) state to ``path`` atomically.
 
-    epoch: completed epochs; epoch_iter: batches done in the epoch under way.
+    epoch: completed epochs; epoch_iter: batches done in the epoch under way;
+    dropout_rngs: with several processes, every rank's dropout generator state.
     """
     state = {}
     for prefix, net in model.networks().items():
@@ -74,6 +77,11 @@ def save_checkpoint(path, model, epoch, epoch_iter, total_iters, options, weight
     meta = dict(format=FORMAT, version=VERSION, epoch=epoch, epoch_iter=epoch_iter,
                 total_iters=total_iters, options=options, weights_only=weights_only,
                 dropout_rng=model.netG.dropout_generator.bit_generator.state)
+    if dropout_rngs is not None:
+        meta["dropout_rngs"] = dropout_rngs
+    # One copy to the host, before the check: the file needs host arrays anyway, and a GPU
+    # array refuses np.asarray (the check would crash every GPU run at its first save).
+    state = {name: nn.to_numpy(value) for name, value in state.items()}
     bad = first_non_finite(state)
     if bad is not None:
         raise NonFiniteStateError(f"{bad} holds NaN or Inf, so it was not saved to {path}")

@@ -6,11 +6,11 @@ Module names follow the official PyTorch port ("model.0.weight", ...).
 """
 import nn
 
-from .norms import norm_layer
+from .norms import conv_bias, norm_layer
 
 
 def _conv_norm_act(in_ch, out_ch, stride, norm):
-    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=norm != "batch"),
+    layers = [nn.Conv2d(in_ch, out_ch, 4, stride=stride, padding=1, bias=conv_bias(norm)),
               norm_layer(norm, out_ch), nn.LeakyReLU(0.2)]
     return [layer for layer in layers if layer is not None]
 
@@ -53,9 +53,9 @@ class PixelDiscriminator(nn.Module):
     def __init__(self, input_nc=6, ndf=64, norm="batch"):
         super().__init__()
         layers = [nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2),
-                  nn.Conv2d(ndf, ndf * 2, 1, bias=norm != "batch")]
+                  nn.Conv2d(ndf, ndf * 2, 1, bias=conv_bias(norm))]
         layers = [layer for layer in layers + [norm_layer(norm, ndf * 2)] if layer is not None]
-        layers += [nn.LeakyReLU(0.2), nn.Conv2d(ndf * 2, 1, 1, bias=norm != "batch")]
+        layers += [nn.LeakyReLU(0.2), nn.Conv2d(ndf * 2, 1, 1, bias=conv_bias(norm))]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):

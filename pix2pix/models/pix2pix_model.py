@@ -37,21 +37,27 @@ def gan_loss(logits, target_is_real, gan_mode="vanilla"):
 def paper_inference(G):
     """Run G as the paper does at test time (dropout on, BatchNorm on the test batch's
     statistics) without touching training state: running statistics are frozen
-    (momentum 0) and the dropout generator is rewound afterwards."""
+    (momentum 0) and the dropout generator is rewound afterwards. A process generates
+    alone: synchronized batch norm uses this batch's statistics too."""
     norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
     momenta = [m.momentum for m in norms]
+    synced = [(m, m.allreduce) for m in norms if isinstance(m, nn.SyncBatchNorm2d)]
     generator = getattr(G, "dropout_generator", None)
     saved_state = generator.bit_generator.state if generator is not None else None
     was_training = G.training
     G.train()
     for m in norms:
         m.momentum = 0.0
+    for m, _ in synced:
+        m.allreduce = None
     try:
         with nn.no_grad():
             yield G
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
+        for m, allreduce in synced:
+            m.allreduce = allreduce
         if generator is not None:
             generator.bit_generator.state = saved_state
         G.train(was_training)
@@ -88,6 +94,9 @@ class Pix2Pix:
             self.netD = define_D(netD, d_input, ndf, n_layers_D, norm, init_gain, seed=seed,
                                  init_type=init_type).to(device)
             self.optimizer_D = nn.Adam(self.netD.parameters(), lr=lr, betas=(beta1, 0.999))
+        # Data parallel (pix2pix/training/distributed.py sets it): (params, losses, net_name)
+        # -> gradients and losses averaged over the processes, in place.
+        self.average_gradients = None
 
     # --- the training step ----------------------------------------------------------------
     def _discriminate(self, real_A, image):
@@ -105,8 +114,8 @@ class Pix2Pix:
         real_A: input (N, C_in, H, W); real_B: target (N, C_out, H, W).
 
         Returns the losses as floats: G_GAN, G_L1, D_real, D_fake (the GAN terms are 0
-        with gan_mode "none", which has no D). Raises NonFiniteLossError before a step
-        that a NaN or Inf loss or gradient would spoil.
+        with gan_mode "none", which has no D). They stay on the device until the end: the
+        iteration reads them back, with the NaN/Inf check, in one host synchronisation.
         """
         real_A, real_B = self._as_tensor(real_A), self._as_tensor(real_B)
         fake_B = self.netG(real_A)                          # forward: G(x), (N, C_out, H, W)
@@ -115,36 +124,44 @@ class Pix2Pix:
             self.netD.requires_grad_(True)
             self.optimizer_D.zero_grad()
             losses.update(self.backward_D(real_A, real_B, fake_B))
-            self._check_finite(losses, self.optimizer_D, "D")
+            self._average_over_processes(self.optimizer_D, losses, "D")
             self.optimizer_D.step()
             self.netD.requires_grad_(False)                 # G's pass: no gradient for D
         self.optimizer_G.zero_grad()                        # G: zero grads, backward, step
         losses.update(self.backward_G(real_A, real_B, fake_B))
-        self._check_finite(losses, self.optimizer_G, "G")
+        self._average_over_processes(self.optimizer_G, losses, "G")
         self.optimizer_G.step()
-        return losses
+        return self._read_back(losses)
 
     def backward_D(self, real_A, real_B, fake_B):
         """Backpropagate D's loss: real pairs -> 1, fake pairs -> 0, halved (slows D
         relative to G). fake_B is detached, so no gradient reaches G.
-        Returns {"D_real": float, "D_fake": float}."""
+        Returns {"D_real", "D_fake"}: 0-d arrays, still on the device."""
         loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False, self.gan_mode)
         loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
         ((loss_D_fake + loss_D_real) * 0.5).backward()
-        return {"D_real": loss_D_real.item(), "D_fake": loss_D_fake.item()}
+        return {"D_real": loss_D_real.data, "D_fake": loss_D_fake.data}
 
     def backward_G(self, real_A, real_B, fake_B):
         """Backpropagate G's loss: fool D (non-saturating: maximise log D(x, G(x))) +
         lambda * L1; with gan_mode "none" only the L1 term.
-        Returns {"G_GAN": float, "G_L1": float}."""
+        Returns {"G_GAN", "G_L1"}: 0-d arrays, still on the device (G_GAN 0.0 without D)."""
         loss_G = loss_G_L1 = F.l1_loss(fake_B, real_B) * self.lambda_L1
-        losses = {"G_GAN": 0.0, "G_L1": loss_G_L1.item()}
+        losses = {"G_GAN": 0.0, "G_L1": loss_G_L1.data}
         if self.netD is not None:
             loss_G_GAN = gan_loss(self._discriminate(real_A, fake_B), True, self.gan_mode)
-            losses["G_GAN"] = loss_G_GAN.item()
+            losses["G_GAN"] = loss_G_GAN.data
             loss_G = loss_G_GAN + loss_G_L1
         loss_G.backward()
         return losses
+
+    def _average_over_processes(self, optimizer, losses, net_name):
+        """Data parallel: this net's gradients and losses become their means over the
+        processes (one all-reduce of a flat buffer), so every process takes the same step
+        and the NaN guard (_read_back) decides the same everywhere. Nothing to do in one
+        process."""
+        if self.average_gradients is not None:
+            self.average_gradients(optimizer.params, losses, net_name)
 
     def generate(self, real_A, eval_mode=False):
         """G(real_A) without a graph. Paper-style (dropout on, test-batch statistics) by
@@ -163,21 +180,31 @@ class Pix2Pix:
 
     # --- helpers ----------------------------------------------------------------------------
     def _as_tensor(self, array):
+        """A float32 tensor on the model's device (a float64 batch would run G and D in
+        float64: twice the memory, a fraction of a GPU's speed)."""
         if isinstance(array, nn.Tensor):
             return array
-        return nn.Tensor(nn.to_device(np.asarray(array, dtype=np.float32)
-                                      if self.device == "cpu" else array, self.device))
+        if nn.backend.device_of(array) == "cpu":
+            array = np.asarray(array, dtype=np.float32)
+        array = nn.to_device(array, self.device)
+        return nn.Tensor(array if array.dtype == np.float32 else array.astype(np.float32))
 
-    @staticmethod
-    def _check_finite(losses, optimizer, net_name):
-        """The NaN/Inf guard before a step: the losses so far, then the gradients."""
-        for name, value in losses.items():
+    def _read_back(self, losses):
+        """The iteration's one host synchronisation: the losses and each network's gradient
+        total, stacked on the device and copied back together (on a GPU every read waits
+        for the queue to drain). Raises NonFiniteLossError naming the first loss, or
+        network's gradient, that is NaN or Inf; the steps were taken by then, so the
+        networks are spoilt: the training loop stops and keeps the last good checkpoint."""
+        on_device = {name: value for name, value in losses.items() if hasattr(value, "dtype")}
+        for net_name, optimizer in self.optimizers().items():
+            on_device[f"gradient of {net_name}"] = optimizer.gradient_total
+        xp = nn.get_array_module(*on_device.values())
+        read = dict(zip(on_device, nn.to_numpy(xp.stack(list(on_device.values()))).tolist()))
+        for name, value in read.items():
             if not math.isfinite(value):
-                raise NonFiniteLossError(f"loss {name} is {value}")
-        # One reduction per parameter, summed on the device: a NaN or Inf anywhere shows.
-        total = sum(p.grad.sum() for p in optimizer.params if p.grad is not None)
-        if not math.isfinite(float(total)):
-            raise NonFiniteLossError(f"a gradient of {net_name} is NaN or Inf")
+                raise NonFiniteLossError(f"loss {name} is {value}" if name in losses
+                                         else f"a {name} is NaN or Inf")
+        return {name: read.get(name, value) for name, value in losses.items()}
 
     def networks(self):
         """{"G": netG, "D": netD} (without D for gan_mode "none")."""

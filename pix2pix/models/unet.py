@@ -82,16 +82,17 @@ class UNetUp(nn.Module):
 
 
 def unet_up(in_channels, out_channels, kind, dropout=False, generator=None):
-    """A decoder block with the norm ``kind`` ("batch", "instance" or "none") built directly.
+    """A decoder block with the norm ``kind`` ("batch", "syncbatch", "instance" or "none")
+    built directly.
 
     UNetUp itself (exercise 7.1) knows only BatchNorm or none. The port's instance norm is
     affine-free, so its block keeps a conv bias; the block is built without a norm and the
-    InstanceNorm2d put in its place (no BatchNorm is ever made for it).
+    InstanceNorm2d (or SyncBatchNorm2d) put in its place (no BatchNorm is made for it).
     """
     up = UNetUp(in_channels, out_channels, norm=kind == "batch", dropout=dropout,
                 bias=kind == "instance", generator=generator)
-    if kind == "instance":
-        up.norm = norm_layer("instance", out_channels)
+    if kind in ("instance", "syncbatch"):
+        up.norm = norm_layer(kind, out_channels)
     return up
 
 

@@ -37,8 +37,10 @@ def add_model_options(p):
     g.add_argument("--ngf", type=int, default=MODEL["ngf"],
                    help="generator width (first conv filters)")
     g.add_argument("--ndf", type=int, default=MODEL["ndf"], help="discriminator width")
-    g.add_argument("--norm", default=MODEL["norm"], choices=["batch", "instance", "none"],
-                   help="instance: per-image statistics, no learned scale (the port's)")
+    g.add_argument("--norm", default=MODEL["norm"],
+                   choices=["batch", "syncbatch", "instance", "none"],
+                   help="instance: per-image statistics, no learned scale (the port's); "
+                        "syncbatch: batch statistics over all processes under mpiexec")
     g.add_argument("--no_dropout", action="store_true", help="no dropout in G (no noise z)")
     g.add_argument("--dropout_placement", default=MODEL["dropout_placement"],
                    choices=["paper", "pytorch"],
@@ -100,7 +102,7 @@ def train_parser():
     g.add_argument("--beta1", type=float, default=MODEL["beta1"])
     g.add_argument("--n_epochs", type=int, default=100, help="epochs at the initial lr")
     g.add_argument("--n_epochs_decay", type=int, default=100, help="epochs of linear decay to 0")
-    g.add_argument("--batch_size", type=int, default=1)
+    g.add_argument("--batch_size", type=int, default=1, help="per process under mpiexec")
     g.add_argument("--save_epoch_freq", type=int, default=5, help="keep G every N epochs")
     g.add_argument("--continue_train", action="store_true", help="resume from latest.npz")
     g.add_argument("--epoch", default="latest", help="with --continue_train: which checkpoint")
@@ -120,7 +122,7 @@ def parse_train_options(argv=None):
     parser = train_parser()
     opt = resolve_preset(parser, argv)
     given = given_options(parser, argv)
-    notes = resolve_port_options(opt, given, train=True)
+    notes = resolve_port_options(opt, given, train=True, argv=argv)
     notes.append(resolve_direction(opt, given))
     return validate(opt), notes
 
@@ -205,3 +207,13 @@ def model_kwargs(opt):
                 conditional_D=not opt.unconditional_D, lr=opt.lr, beta1=opt.beta1,
                 input_nc=opt.input_nc, output_nc=opt.output_nc, seed=opt.seed,
                 device=opt.device, init_type=opt.init_type, init_gain=opt.init_gain)
+
+
+def out_of_memory_message(error, opt):
+    """One line for a MemoryError (CuPy's OutOfMemoryError is one): what ran out, and the
+    options of ``opt`` that shrink the run, with their values."""
+    where = "GPU" if opt.device == "cuda" else "machine"
+    shrink = [f"--{name} (now {getattr(opt, name)})"
+              for name in ("batch_size", "crop_size", "ngf", "ndf") if hasattr(opt, name)]
+    cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"out of memory on the {where} ({cause}). Lower {', '.join(shrink)}"

@@ -4,6 +4,7 @@ pix2pix command lines run here unchanged, and the rules that turn them into our 
 Each option either means the same here, or is accepted with one line saying what this
 project does instead (the visdom / wandb display), or is refused with the reason.
 """
+import os
 from pathlib import Path
 
 from pix2pix.data.datasets import MODES as DATASET_MODES
@@ -36,8 +37,8 @@ def add_port_common_options(p):
                         "L -> ab; single: one folder of inputs (test only)")
     g.add_argument("--preprocess", default="resize_and_crop", choices=PREPROCESS_MODES,
                    help="how each half is resized and cropped (the port's meanings)")
-    g.add_argument("--gpu_ids", default=None, help="-1 = cpu, 0 = cuda (one device per run; "
-                   "default: --device)")
+    g.add_argument("--gpu_ids", default=None, help="-1 = cpu, 0 = cuda; 0,1,... = one "
+                   "process per GPU under mpiexec (default: --device)")
     g.add_argument("--init_type", default=MODEL["init_type"], choices=INIT_TYPES)
     g.add_argument("--init_gain", type=float, default=MODEL["init_gain"],
                    help="std of normal; gain of "
@@ -85,16 +86,34 @@ def display_note(given):
             "loss_plot.png and loss_log.jsonl in the run folder instead")
 
 
-def device_from_gpu_ids(gpu_ids, device, device_given):
-    """--gpu_ids -1 -> cpu, 0 -> cuda; returns (device, error or None)."""
+def processes_from_environment():
+    """How many processes mpiexec started (1 without mpiexec), read from the variables MPI
+    launchers set (MPICH and Intel MPI: PMI_SIZE; Open MPI: OMPI_COMM_WORLD_SIZE), so that
+    a plain run never imports mpi4py."""
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
+
+
+def device_from_gpu_ids(gpu_ids, device, device_given, train_argv=None):
+    """--gpu_ids -1 -> cpu, 0 -> cuda; for training (train_argv: its arguments) also
+    0,1,... -> cuda with one process per GPU under mpiexec. Returns (device, error or None)."""
     ids = [s.strip() for s in str(gpu_ids).split(",") if s.strip()]
-    if len(ids) > 1:
-        return device, (f"--gpu_ids {gpu_ids}: one device per run here; use --gpu_ids 0 "
+    if len(ids) > 1 and train_argv is None:
+        return device, (f"--gpu_ids {gpu_ids}: one device per run; use --gpu_ids 0 "
                         f"(CUDA_VISIBLE_DEVICES=N picks another GPU)")
-    if ids not in (["-1"], ["0"]):
+    if len(ids) > 1 and processes_from_environment() == 1:
+        return device, (f"--gpu_ids {gpu_ids}: one process per GPU here; start {len(ids)} "
+                        f"with: mpiexec -n {len(ids)} python train.py {' '.join(train_argv)}"
+                        f" (needs pip install -e \".[distributed]\")")
+    if len(ids) > 1 and all(i.isdigit() for i in ids):
+        wanted = "cuda"
+    elif ids not in (["-1"], ["0"]):
         return device, (f"--gpu_ids {gpu_ids}: use -1 (cpu) or 0 (cuda; CUDA_VISIBLE_DEVICES=N "
-                        f"picks another GPU)")
-    wanted = "cpu" if ids == ["-1"] else "cuda"
+                        f"picks another GPU), or a list such as 0,1 under mpiexec")
+    else:
+        wanted = "cpu" if ids == ["-1"] else "cuda"
     if device_given and device != wanted:
         return device, f"--gpu_ids {gpu_ids} means --device {wanted}, but --device {device} was given"
     return wanted, None
@@ -161,13 +180,14 @@ def _range_errors(opt, train):
     return errors
 
 
-def resolve_port_options(opt, given, train=True):
+def resolve_port_options(opt, given, train=True, argv=None):
     """Turn the port's options into ours in place; returns lines to print. Raises
     SystemExit listing every problem, each with its fix."""
     errors = _mode_errors(opt, given, train) + _range_errors(opt, train)
     notes = [display_note(given)]
     if opt.gpu_ids is not None:
-        opt.device, error = device_from_gpu_ids(opt.gpu_ids, opt.device, "device" in given)
+        opt.device, error = device_from_gpu_ids(opt.gpu_ids, opt.device, "device" in given,
+                                                 (argv or []) if train else None)
         errors.append(error)
     if opt.suffix:
         try:

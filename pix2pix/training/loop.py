@@ -7,6 +7,7 @@ samples/epoch_<N>.png, and index.html showing the latest. The console gets plain
 (progress.py) whether or not it is a terminal.
 """
 import json
+import os
 import signal
 import sys
 import time
@@ -31,8 +32,15 @@ from pix2pix.files.checkpoint import (
     snapshot_path,
 )
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
-from pix2pix.options.common import model_kwargs, parse_train_options
+from pix2pix.options.common import model_kwargs, out_of_memory_message, parse_train_options
 from pix2pix.options.port import default_direction
+from pix2pix.training.distributed import (
+    OneProcess,
+    connect,
+    dropout_stream,
+    processes,
+    use_own_share,
+)
 from pix2pix.training.finetune import init_generator
 from pix2pix.training.progress import ProgressLog
 from pix2pix.training.schedule import lr_factor_for
@@ -115,20 +123,28 @@ class StopRequest:
 
 
 class Trainer:
-    def __init__(self, opt):
+    """One training run; with ``group`` (distributed.MPIProcesses) one rank of several."""
+
+    def __init__(self, opt, group=None):
         if opt.direction is None:  # options built without parse_train_options
             opt.direction = default_direction(opt.dataroot)[0]
-        self.opt = opt
+        self.opt, self.group = opt, group or OneProcess()
+        opt.processes = self.group.size  # recorded in every checkpoint's options
         self.run_dir = Path(opt.checkpoints_dir) / opt.name
         self.latest = self.run_dir / "latest.npz"
         self.log_path = self.run_dir / "loss_log.jsonl"
         self.dataset = make_dataset(opt, opt.phase, train=True)  # checks every file first
+        self._check_same_data()
         samples = sample_dataset(opt)
         self.sample_items = [samples.get(i) for i in range(min(opt.num_samples, len(samples)))]
         self.loader = DataLoader(self.dataset, opt.batch_size, shuffle=not opt.serial_batches,
-                                 seed=opt.seed, prefetch=opt.num_threads > 0)
+                                 seed=opt.seed, prefetch=opt.num_threads > 0,
+                                 rank=self.group.rank, world_size=self.group.size)
         self.model = Pix2Pix(**model_kwargs(opt))
+        connect(self.model, self.group, opt.seed)  # rank 0's weights to all, and more
         print(describe_networks(self.model, opt.verbose))
+        print(f"processes: {self.group.size}, batch per process: {opt.batch_size}, effective "
+              f"batch: {self.group.size * opt.batch_size}")
         self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
         self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay
 
@@ -145,6 +161,11 @@ class Trainer:
             self.epoch = opt.epoch_count - 1  # the port's --epoch_count: the first epoch's number
             if opt.init_G:
                 print(init_generator(self.model.netG, opt.init_G, vars(opt)))
+        if self.group.rank == 0:  # the only rank that writes files
+            self._prepare_run_dir()
+        self.group.barrier()
+
+    def _prepare_run_dir(self):
         # Also for a fresh start: a run that died before its first checkpoint left lines.
         self._truncate_log()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,18 +173,15 @@ class Trainer:
         # file (as big as a checkpoint for latest.npz): remove it.
         for stale in self.run_dir.glob(".tmp-*"):
             stale.unlink()
-        (self.run_dir / "opt.json").write_text(json.dumps(vars(opt), indent=2))
+        (self.run_dir / "opt.json").write_text(json.dumps(vars(self.opt), indent=2))
 
     def _resume(self, path):
         """Exact resume from a full checkpoint; fine-tuning from a weights-only snapshot."""
         opt = self.opt
         weights_only = bool(read_checkpoint(path)[0].get("weights_only"))
         meta = load_checkpoint(path, self.model, options=vars(opt), weights_only=weights_only)
-        saved_batch = meta["options"].get("batch_size", opt.batch_size)
-        if meta["epoch_iter"] and saved_batch != opt.batch_size:
-            raise CheckpointError(
-                f"{path} stopped inside an epoch with --batch_size {saved_batch}; resume "
-                f"with the same --batch_size (the epoch's position counts batches)")
+        self._check_same_position(path, meta)
+        self._restore_dropout_stream(meta)
         self.epoch, self.epoch_iter = meta["epoch"], meta["epoch_iter"]
         self.total_iters = meta["total_iters"]
         if not weights_only:
@@ -174,6 +192,41 @@ class Trainer:
             self.epoch = opt.epoch_count - 1
         print(f"fine-tuning from the weights of {path}: it holds no optimiser state, so both "
               f"Adam optimisers start fresh; training continues at epoch {self.epoch + 1}")
+
+    def _check_same_position(self, path, meta):
+        """Inside an epoch, the position counts batches of processes x batch_size images:
+        resuming there needs the same effective batch (at an epoch's end any will do)."""
+        saved = meta["options"]
+        saved_batch = saved.get("batch_size", self.opt.batch_size)
+        saved_processes = saved.get("processes", 1)
+        if meta["epoch_iter"] and (saved_batch, saved_processes) != (self.opt.batch_size,
+                                                                     self.group.size):
+            raise CheckpointError(
+                f"{path} stopped inside an epoch with {saved_processes} process(es) x "
+                f"--batch_size {saved_batch}; resume with the same --batch_size and number of "
+                f"processes (the epoch's position counts batches), or from an epoch's end")
+
+    def _restore_dropout_stream(self, meta):
+        """Rank r's dropout generator as saved; a new rank (more processes than the run
+        had) starts its stream from (seed, r) again."""
+        streams = meta.get("dropout_rngs")
+        if self.group.rank == 0 or not isinstance(streams, list):
+            return
+        state = (streams[self.group.rank] if self.group.rank < len(streams)
+                 else dropout_stream(self.opt.seed, self.group.rank))
+        try:
+            self.model.netG.dropout_generator.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"the checkpoint's dropout state of rank {self.group.rank} "
+                                  f"is invalid ({e})") from None
+
+    def _check_same_data(self):
+        """Every rank must see the same data set: the global order indexes it."""
+        counts = self.group.allgather(len(self.dataset))
+        if len(set(counts)) > 1:
+            raise DataError(f"the processes see different data: {self.opt.dataroot} has "
+                            f"{counts} images on ranks 0..{len(counts) - 1}. Give every "
+                            "process the same folder (a shared file system or identical copies)")
 
     def _check_same_experiment(self, path, saved):
         """Refuse options that would change the experiment; say which new values apply."""
@@ -204,16 +257,23 @@ class Trainer:
 
     # --- saving ---------------------------------------------------------------------------
     def save(self, path=None, weights_only=False):
-        """Save a checkpoint; a diverged state (NaN/Inf) stops the run like a NaN loss."""
+        """Save a checkpoint (rank 0; every rank sends its dropout state); a diverged state
+        (NaN/Inf) stops the run like a NaN loss."""
+        streams = self.group.allgather(self.model.netG.dropout_generator.bit_generator.state)
+        if self.group.rank > 0:
+            return
         try:
             save_checkpoint(path or self.latest, self.model, self.epoch, self.epoch_iter,
-                            self.total_iters, vars(self.opt), weights_only=weights_only)
+                            self.total_iters, vars(self.opt), weights_only=weights_only,
+                            dropout_rngs=streams if self.group.size > 1 else None)
         except NonFiniteStateError as e:
             self._report_non_finite(e, f"after iteration {self.total_iters}")
             raise SystemExit(1)
 
     def save_pictures(self):
-        """Sample grid of the fixed images, the loss plot and the run page."""
+        """Sample grid of the fixed images, the loss plot and the run page (rank 0)."""
+        if self.group.rank > 0:
+            return
         rows = []
         colorization = self.opt.dataset_mode == "colorization"
         for item in self.sample_items:
@@ -240,13 +300,14 @@ class Trainer:
         if opt.max_iters:
             total = min(total, opt.max_iters)
         bar = tqdm(total=total, initial=min(self.total_iters, total), unit="it",
-                   disable=True if opt.no_progress else None, dynamic_ncols=True,
+                   disable=True if opt.no_progress or self.group.rank else None,
+                   dynamic_ncols=True,
                    mininterval=0.5 if sys.stderr.isatty() else 30)
         self.estimated = False
         self.progress = ProgressLog(opt.print_freq)
         stop.install()
         try:
-            with open(self.log_path, "a") as log:
+            with open(self.log_path if self.group.rank == 0 else os.devnull, "a") as log:
                 while self.epoch < self.n_epochs_total:
                     if self._run_epoch(log, bar, stop):
                         # Stopped by a signal: exit 128 + its number (130 for SIGINT, 143
@@ -272,7 +333,8 @@ class Trainer:
         """One epoch (from epoch_iter on). Returns True when the run must stop early."""
         opt = self.opt
         means = epoch_l1_means(self.log_path) if opt.lr_policy == "plateau" else ()
-        lr = opt.lr * lr_factor_for(opt, self.epoch, means)
+        # Rank 0's lr for all: only rank 0 writes (and may read) the log.
+        lr = self.group.broadcast(opt.lr * lr_factor_for(opt, self.epoch, means))
         self.model.set_learning_rate(lr)
         self.progress.start_epoch()
         self.loader.set_epoch(self.epoch)
@@ -294,17 +356,20 @@ class Trainer:
                           time=round(step_time, 4),
                           data=round(self.loader.wait_seconds - data_wait, 4))
             self.progress.iteration(self.epoch + 1, self.epoch_iter, self.total_iters, losses,
-                                    step_time / opt.batch_size, record["data"])
+                                    step_time / (opt.batch_size * self.group.size),
+                                    record["data"])
             data_wait = self.loader.wait_seconds
             log.write(json.dumps(record) + "\n")
             self._save_periodically(log)
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()}, refresh=False)
             self._estimate_once(step_time)
-            if stop.signal is not None or (opt.max_iters and self.total_iters >= opt.max_iters):
+            # Every rank stops at the same iteration, wherever the signal arrived.
+            stopping = self.group.any(stop.signal is not None)
+            if stopping or (opt.max_iters and self.total_iters >= opt.max_iters):
                 log.flush()
                 self.save()
-                why = "stopped by signal" if stop.signal is not None else "reached --max_iters"
+                why = "stopped by signal" if stopping else "reached --max_iters"
                 print(f"\n{why}: saved {self.latest} at epoch {self.epoch + 1}, iteration "
                       f"{self.total_iters}. Resume with the same command plus --continue_train.")
                 return True
@@ -345,15 +410,40 @@ class Trainer:
 
 def main(argv=None):
     opt, notes = parse_train_options(argv)
+    try:
+        group = processes()
+    except RuntimeError as e:  # started by mpiexec without mpi4py
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if group.rank > 0:  # one console: rank 0 speaks for all (errors still show)
+        sys.stdout = open(os.devnull, "w")
     for line in notes:
         print(line, flush=True)
+    code = 1
+    try:
+        code = train(opt, group)
+        return code
+    finally:
+        # A rank that fails stops all: the others would wait for it in the next all-reduce.
+        if code not in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM):
+            group.abort(code)
+
+
+def train(opt, group):
+    """Train with the parsed options on ``group``'s processes; returns the exit status."""
     try:
         nn.check_device(opt.device)
-        trainer = Trainer(opt)
+        threads = use_own_share(opt, group)
+        if threads:
+            print(f"BLAS threads per process: {threads} (set OMP_NUM_THREADS to choose)")
+        trainer = Trainer(opt, group)
         trainer.start()
         return trainer.run()
     except (DataError, CheckpointError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
+        print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
         return 2
     except OSError as e:  # a folder that cannot be created, a full or read-only disk
         print(f"error: {disk_error_message(e)}. The last checkpoint (if any) is intact.",

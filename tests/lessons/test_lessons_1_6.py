@@ -40,6 +40,7 @@ EXERCISES = {
     "08_patchgan": ["8.1"],
     "09_objective": ["9.1", "9.2"],
     "10_training_on_facades": ["10.1"],
+    "12_data_parallel": ["12.1"],
 }
 ALL_IDS = {i for ids in EXERCISES.values() for i in ids}
 GRADING = re.compile(r"python -m pytest --exercise (\d+b?\.\d+)")
@@ -111,7 +112,8 @@ def test_lesson_gives_tiered_hints_for_each_of_its_exercises(lesson):
 def test_every_stated_run_time_is_a_measured_one():
     """Each lesson's header says how long it took, full and fast, and that it was measured."""
     for lesson in list(LESSONS) + ["07_unet", "08_patchgan", "09_objective",
-                                   "10_training_on_facades", "11_evaluation_and_ablations"]:
+                                   "10_training_on_facades", "11_evaluation_and_ablations",
+                                   "12_data_parallel"]:
         header = lesson_path(lesson).read_text().split('"""')[1]
         assert "Measured run time" in header, f"{lesson}: header lacks 'Measured run time'"
         assert re.search(r"full .*\d+ s", header) and re.search(r"fast .*\d+ s", header), \

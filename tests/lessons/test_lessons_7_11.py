@@ -1,4 +1,4 @@
-"""Lessons 7-11 run top to bottom as notebooks in fast mode, save their pictures, and (10
+"""Lessons 7-12 run top to bottom as notebooks in fast mode, save their pictures, and (10
 and 11) still teach: the held-out L1 they report must fall.
 
 Fast mode uses small widths and sizes; lessons 10 and 11 train on synthetic facades at
@@ -18,6 +18,7 @@ LESSONS = {
     "10_training_on_facades": ["jitter", "samples_over_time", "loss_curves",
                                "checkpoint_roundtrip"],
     "11_evaluation_and_ablations": ["ablation_outputs", "lab_histograms"],
+    "12_data_parallel": ["per_rank_statistics", "equivalence"],
 }
 
 

@@ -57,13 +57,48 @@ def test_adam_several_steps_by_hand(xp):
 
 
 def test_adam_updates_in_place_and_skips_parameters_without_grad():
-    """p.data keeps its identity (modules' state_dict arrays and the optimiser refer to
-    it); a parameter that got no gradient this step does not move."""
+    """Once the optimiser is built, p.data keeps its identity (a view of Adam's flat
+    buffer, nn/flat.py); a parameter that got no gradient this step does not move."""
     a, b = with_grad(param([1.0, 2.0]), [0.1, 0.1]), param([3.0])
+    opt = nn.Adam([a, b], lr=0.1)
     data = a.data
-    nn.Adam([a, b], lr=0.1).step()
+    np.testing.assert_array_equal(data, [1.0, 2.0])       # the values moved in unchanged
+    opt.step()
     assert a.data is data and not np.array_equal(data, [1.0, 2.0])
     assert b.data[0] == 3.0
+
+
+def test_adam_whole_buffer_step_reports_the_gradient_total_on_the_device(xp):
+    """All gradients present: one flat update; gradient_total is their sum, still a
+    device array (the NaN check reads it with the losses, in one host sync)."""
+    a = with_grad(param([1.0, 2.0], xp=xp), [0.5, -0.25])
+    b = with_grad(param([[3.0]], xp=xp), [[2.0]])
+    opt = nn.Adam([a, b], lr=0.1)
+    opt.step()
+    assert nn.get_array_module(opt.gradient_total) is xp
+    assert float(opt.gradient_total) == 2.25
+    b.grad = xp.asarray([[np.nan]])
+    opt.step()
+    assert not np.isfinite(float(opt.gradient_total))
+
+
+def test_adam_follows_parameters_moved_after_it_was_built(xp):
+    """Module.to after the optimiser replaces p.data: the next step rebuilds the flat
+    buffers around the moved values, keeping m and v."""
+    p = with_grad(param([1.0, 2.0]), [0.5, 0.5])
+    opt = nn.Adam([p], lr=0.1)
+    opt.step()
+    moved = nn.to_device(p.data, "cuda" if xp is not np else "cpu").copy()
+    p.data, p.grad = moved, nn.to_device(np.array([0.5, 0.5]), nn.backend.device_of(moved))
+    opt.step()
+    assert nn.backend.device_of(p.data) == nn.backend.device_of(moved)
+    np.testing.assert_allclose(nn.to_numpy(p.data), [0.8, 1.8], rtol=1e-6)
+    np.testing.assert_allclose(nn.to_numpy(opt.exp_avg[0]), [0.5 * 0.1 * 1.9] * 2, rtol=1e-12)
+
+
+def test_adam_refuses_parameters_of_mixed_dtypes():
+    with pytest.raises(ValueError, match="must share a dtype"):
+        nn.Adam([param([1.0], np.float32), param([1.0], np.float64)])
 
 
 def test_adam_keeps_float32():

@@ -83,7 +83,13 @@ def test_the_ports_train_and_test_command_lines_run_unchanged(tmp_path):
 def test_gpu_ids_choose_the_device_or_are_refused():
     assert options("--gpu_ids", "-1")[0].device == "cpu"
     assert options("--gpu_ids", "0")[0].device == "cuda"
-    assert "one device per run" in error_of("--gpu_ids", "0,1")
+    # Several GPUs train with one process each: the answer is the command to run.
+    line = f"mpiexec -n 2 python train.py {' '.join(TINY)} --gpu_ids 0,1 --name x"
+    assert line in error_of("--gpu_ids", "0,1", "--name", "x")
+    # Under mpiexec (2 processes), the list is the GPUs of the ranks.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PMI_SIZE", "2")
+        assert options("--gpu_ids", "0,1")[0].device == "cuda"
     assert "CUDA_VISIBLE_DEVICES" in error_of("--gpu_ids", "2")
     assert "but --device cpu was given" in error_of("--gpu_ids", "0", "--device", "cpu")
 

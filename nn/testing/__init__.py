@@ -1,0 +1,1 @@
+"""Test helpers shipped with the library: the strict CuPy stand-in (strict_cupy.py)."""
