@@ -97,7 +97,20 @@ print("PatchGAN, strides 2,2,2,1,1:", " -> ".join(map(str, patch)))
 # im2col, ``nn.ops.im2col.im2col_reference``, pads the image and then makes k*k strided
 # slice copies, one per kernel offset (i, j): offset (i, j) meets pixel
 # x_pad[s*y + i, s*x + j] for every output pixel (y, x), i.e. the slice
-# x_pad[i : i + s*H_out : s, j : j + s*W_out : s]. No loop over pixels. Here it is:
+# x_pad[i : i + s*H_out : s, j : j + s*W_out : s]. No loop over pixels.
+
+# %% [markdown]
+# Exercise 3.1: write ``im2col_reference`` now, before the cell below prints the library's
+# (grade it: python -m pytest --exercise 3.1); then compare.
+#
+# ### If you are stuck on exercise 3.1 (im2col)
+#
+# - Hint 1: the output has shape (C, k, k, N, H_out, W_out); compute H_out and W_out
+#   with section 2's formula and pad once with ``np.pad`` on the two spatial axes only.
+# - Hint 2: loop over the k*k offsets (i, j), never over pixels: offset (i, j) is the
+#   slice ``x_pad[:, :, i : i + s*H_out : s, j : j + s*W_out : s]``, shape (N, C, Ho, Wo).
+# - Hint 3: col keeps channels first, so store that slice transposed to (C, N, Ho, Wo)
+#   in ``col[:, i, j]``.
 
 # %%
 print(inspect.getsource(im2col_reference))
@@ -155,16 +168,6 @@ naive = conv2d_naive(x, w, stride=2, padding=1)            # (2, 5, 4, 4)
 library = F.conv2d(nn.Tensor(x), nn.Tensor(w), stride=2, padding=1).data   # (2, 5, 4, 4)
 print(f"matmul vs naive: max difference {np.abs(out - naive).max():.1e}; "
       f"library vs naive: {np.abs(library - naive).max():.1e}")
-
-# %% [markdown]
-# ### If you are stuck on exercise 3.1 (im2col)
-#
-# - Hint 1: the output has shape (C, k, k, N, H_out, W_out); compute H_out and W_out
-#   with section 2's formula and pad once with ``np.pad`` on the two spatial axes only.
-# - Hint 2: loop over the k*k offsets (i, j), never over pixels: offset (i, j) is the
-#   slice ``x_pad[:, :, i : i + s*H_out : s, j : j + s*W_out : s]``, shape (N, C, Ho, Wo).
-# - Hint 3: col keeps channels first, so store that slice transposed to (C, N, Ho, Wo)
-#   in ``col[:, i, j]``.
 
 # %% [markdown]
 # ## 4. Speed, and the price in memory

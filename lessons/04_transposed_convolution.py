@@ -293,6 +293,7 @@ list_pictures()
 # 4.1  ``ConvTranspose2dFunction``: forward = matmul + col2im, backward from the adjoint
 #      (section 5). Grade it:   python -m pytest --exercise 4.1
 # 4.2  (no grader) Find a 3x3 kernel whose stride-2 response to a constant image is flat.
-#      What does it look like, and why is it a poor upsampler?
+#      What does it look like? Apply it to a zero-stuffed ramp (stride 2 inserts a zero
+#      between samples): which classic upsampling method is it?
 #
 # Next: python lessons/05_batch_normalisation.py

@@ -47,6 +47,17 @@ M = (SIZE // 8) - 2              # D's output map is M x M: 30 x 30 for 256 x 25
 #
 # The 70x70 PatchGAN (C64-C128-C256-C512 and a final conv, all 4x4; strides 2, 2, 2, 1, 1):
 
+# %% [markdown]
+# Exercise 8.1: write this walk as ``receptive_field(layers)`` now, before the worked cell
+# below (grade it: python -m pytest --exercise 8.1); then compare.
+#
+# ### If you are stuck on exercise 8.1 (receptive_field)
+#
+# - Hint 1: start from r = 1 (one output pixel) and walk the layers from the *last* to the
+#   first (``reversed(layers)``): r <- (r - 1) * stride + kernel.
+# - Hint 2: padding does not change the size of the field, only where it sits (section
+#   2); an empty list of layers has field 1.
+
 # %%
 D70 = define_D("basic", input_nc=6)       # (N, 6, H, W) -> (N, 1, H', W')
 layers = conv_layers(D70)                 # [(kernel, stride), ...] in forward order
@@ -57,14 +68,6 @@ for k, s in reversed(layers):             # from the output back to the input
     print(f"  through a {k}x{k} conv, stride {s}: {field:>3} -> {new:>3} pixels")
     field = new
 print("receptive_field(conv_layers(D)) =", receptive_field(layers))   # try it
-
-# %% [markdown]
-# ### If you are stuck on exercise 8.1 (receptive_field)
-#
-# - Hint 1: start from r = 1 (one output pixel) and walk the layers from the *last* to the
-#   first (``reversed(layers)``): r <- (r - 1) * stride + kernel.
-# - Hint 2: padding does not change the size of the field, only where it sits (section
-#   2); an empty list of layers has field 1.
 
 # %%
 
@@ -310,6 +313,9 @@ print(f"verdicts whose 70x70 window lies inside one 128x128 tile: {kept.sum()} o
       f"{np.nanmax(np.abs(moved_back - v_orig)):.1e}")
 print(f"for scale: the verdicts themselves vary by std {v_orig.std():.2e} over the image, and "
       f"at a fixed place the shuffle changes them by up to {np.abs(v_shuf - v_orig).max():.2e}")
+ulp = float(np.spacing(np.float32(np.abs(v_orig).max())))         # float32's step there
+print(f"float32's spacing at the verdicts' largest size: {ulp:.1e}; the max change after the "
+      f"shuffle is {np.nanmax(np.abs(moved_back - v_orig)) / ulp:.1f} of those steps")
 
 fig, axes = plt.subplots(1, 4, figsize=(18, 4.8), constrained_layout=True)
 axes[0].imshow(to_rgb(pair_256[0, 3:]))
@@ -330,9 +336,13 @@ for ax in axes[:2]:
 save_figure(fig, LESSON, "mrf_shuffle")
 
 # %% [markdown]
-# Each of those verdicts is identical after the shuffle: a PatchGAN judges *local*
-# statistics (textures, edges, the style of each 70x70 window) and leaves everything at
-# larger scales to the L1 term, which compares every pixel with the target and does see
+# Each of those verdicts is unchanged after the shuffle up to float32 rounding: the printed
+# max change is 0, or a small multiple of float32's step at the verdicts' size (printed
+# beside it) where the matrix multiply adds the same window's products in another order
+# (that depends on the BLAS and its threads). The shuffle itself changes the verdicts at a
+# fixed place by the printed amount, of order 1e-3. A PatchGAN judges *local* statistics (textures,
+# edges, the style of each 70x70 window) and leaves everything at larger scales to the L1
+# term, which compares every pixel with the target and does see
 # that the tiles are in the wrong place. That division of labour is the paper's design:
 # L1 for the low frequencies, the PatchGAN for the high ones (Sec. 3.2.2). (The verdicts
 # that cross a seam do change, and with them the average loss: D sees the seams, not the

@@ -9,8 +9,9 @@ What you will see:
      the label map and the photo;
   2. the training loop, written out: Pix2Pix.train_step (one D step, then one G step) on
      minibatches from the deterministic DataLoader;
-  3. samples of fixed validation images improving over a few hundred iterations, and the
-     loss curves, read with log 2 = 0.693 in mind (lesson 9);
+  3. samples of fixed validation images over a few hundred iterations: the held-out L1
+     stops falling early while the samples keep sharpening (L1 cannot see sharpness), and
+     the loss curves, read with log 2 = 0.693 in mind (lesson 9);
   4. a checkpoint saved with save_checkpoint and loaded into a fresh model: identical
      outputs, in eval mode and in the paper's inference mode.
 
@@ -81,6 +82,9 @@ print(f"data: {data_name}, {SIZE}x{SIZE} crops of {LOAD}x{LOAD}; {ITERS} iterati
 # SIZE x SIZE and flipped left-right with probability 1/2. The label map and the photo
 # must get the *same* (x, y, flip), or the input would no longer describe the target.
 # The jitter of an item comes from the generator passed in, so it can be repeated.
+# Facades' files hold the photo on the left (the file's A side) and the label map on the
+# right (B); the lessons train B -> A (direction "BtoA"), so the dataset's item["A"], the
+# network's input, is the label map from the file's right half.
 
 # %%
 fig, axes = plt.subplots(3, 4, figsize=(9, 7))
@@ -89,8 +93,8 @@ for k in range(4):
     item = train_set.get(0, rng=np.random.default_rng(k))            # A: (3, SIZE, SIZE)
     print(f"jitter {k}: crop corner (x, y) = {jitter[:2]}, flip = {jitter[2]}")
     blend = 0.5 * to_rgb(item["A"]) + 0.5 * to_rgb(item["B"])
-    for r, (img, name) in enumerate(((to_rgb(item["A"]), "label map (input A)"),
-                                     (to_rgb(item["B"]), "photo (target B)"),
+    for r, (img, name) in enumerate(((to_rgb(item["A"]), "label map (input;\nfile's right half)"),
+                                     (to_rgb(item["B"]), "photo (target;\nfile's left half)"),
                                      (blend, "50/50 blend: aligned"))):
         axes[r, k].imshow(img)
         axes[r, k].set_xticks([])
@@ -99,7 +103,7 @@ for k in range(4):
             axes[r, k].set_ylabel(name, fontsize=9)
     axes[0, k].set_title(f"x={jitter[0]} y={jitter[1]}{' flip' if jitter[2] else ''}",
                          fontsize=9)
-fig.suptitle("One training pair, jittered four times (same crop and flip for A and B)")
+fig.suptitle("One training pair, jittered four times (same crop and flip for input and target)")
 save_figure(fig, LESSON, "jitter")
 
 # %% [markdown]
@@ -123,14 +127,26 @@ print(f"G: {sum(p.size for p in model.netG.parameters()):,} parameters, "
 loader = DataLoader(train_set, batch_size=1, shuffle=True, seed=0)
 fixed = [val_set.get(i) for i in range(3)]                         # the same 3 every time
 held_out = [val_set.get(i) for i in range(min(N_HELD_OUT, len(val_set)))]
-snapshots, l1_curve = {}, {}
+snapshots, l1_curve, edge_curve = {}, {}, {}
+
+
+def edge_strength(images):
+    """Mean |difference| between neighbouring pixels, across and down, of (3, S, S) images:
+    near 0 for a blur, larger for sharp edges and texture."""
+    return float(np.mean([0.5 * (np.abs(np.diff(im, axis=1)).mean()
+                                 + np.abs(np.diff(im, axis=2)).mean()) for im in images]))
+
+
+target_edges = edge_strength([item["B"] for item in fixed])
 
 
 def snapshot(iteration):
-    """Samples of the fixed images, and the held-out L1, at this iteration."""
+    """Samples of the fixed images, their edge strength and the held-out L1, at this iteration."""
     snapshots[iteration] = [model.generate(item["A"][None])[0] for item in fixed]
     l1_curve[iteration] = held_out_l1(model, held_out)
-    print(f"iter {iteration:>4}: held-out L1 {l1_curve[iteration]:.3f}"
+    edge_curve[iteration] = edge_strength(snapshots[iteration]) / target_edges
+    print(f"iter {iteration:>4}: held-out L1 {l1_curve[iteration]:.3f}, samples' edge strength "
+          f"{edge_curve[iteration]:.2f} x the targets'"
           + (f"  [{(time.perf_counter() - start) / iteration:.3f} s/iter]" if iteration else ""))
 
 
@@ -143,7 +159,26 @@ print(f"trained {it} iterations in {time.perf_counter() - start:.0f} s")
 recent = {k: np.mean([r[k] for r in records[-50:]]) for k in records[-1]}
 print("last 50 iterations:", "  ".join(f"{k} {v:.3f}" for k, v in recent.items()))
 write_numbers(LESSON, {"data": data_name, "size": SIZE, "iterations": SNAPSHOTS,
-                       "held_out_l1": [l1_curve[s] for s in SNAPSHOTS]})
+                       "held_out_l1": [l1_curve[s] for s in SNAPSHOTS],
+                       "edge_strength": [edge_curve[s] for s in SNAPSHOTS]})
+
+# %% [markdown]
+# ## 2b. The learning-rate schedule (exercise 10.1)
+#
+# The paper keeps lr = 0.0002 for the first half of training and then lowers it linearly
+# towards 0 (the official port: 100 epochs constant, 100 decaying; --n_epochs and
+# --n_epochs_decay). The loop above is one epoch's worth; ``train.py`` multiplies --lr by
+# ``pix2pix.training.schedule.linear_factor(epoch, n_epochs, n_epochs_decay)`` at the start
+# of each epoch. Exercise 10.1 asks for that factor; its docstring is the contract. Grade it:
+# python -m pytest --exercise 10.1
+#
+# ### If you are stuck on exercise 10.1 (linear_factor)
+#
+# - Hint 1: write the paper's run out by hand first: epochs 0..99 give 1.0, epoch 100
+#   gives 100/101, epoch 199 (the last) 1/101. Which count of "decay epochs so far" gives
+#   1 at epoch 100 and 100 at epoch 199?
+# - Hint 2: that count is negative during the constant phase: clamp it at 0.
+# - Hint 3: divide with /, not //: floor division jumps from 1 to 0 with no steps between.
 
 # %% [markdown]
 # ## 3. Watching it learn
@@ -152,10 +187,38 @@ write_numbers(LESSON, {"data": data_name, "size": SIZE, "iterations": SNAPSHOTS,
 # colours, then the layout of the label map (the skips make that quick), and only much
 # later textures and sharp detail: that is what the remaining 199 epochs are for. The
 # column titles give the held-out L1 (mean |G(x) - y| over N_HELD_OUT validation images,
-# never trained on) at each snapshot: it must fall, or nothing was learnt.
+# never trained on) and the samples' edge strength (mean |neighbour difference|, as a
+# fraction of the targets') at each snapshot.
+#
+# Read the two printed columns together. The held-out L1 falls while G learns colours and
+# layout, within about 50 iterations, then stays about flat. The edge strength starts high
+# (an untrained G outputs noise, which is all edges), drops while G settles on a blurry
+# average, then climbs again while L1 stays flat: the later samples draw more detail, and
+# L1 does not reward it. L1 cannot see sharpness. A sharp edge drawn a few
+# pixels off costs as much L1 as a wide blur centred on the right place, so once the blur
+# is right, sharpening buys L1 nothing. Computed on one row, a step of height 1 between
+# two flat regions:
 
 # %%
-cols = (["input"] + [f"iter {s}\nheld-out L1 {l1_curve[s]:.3f}" for s in SNAPSHOTS]
+row = np.arange(64)
+step_edge = (row >= 32).astype(float)                              # the target: a sharp step
+for width in (4, 8, 16):
+    ramp = np.clip((row - 32 + width / 2) / width, 0, 1)          # a blur, centred right
+    print(f"blur {width:>2} px wide, centred right:  L1 {np.abs(ramp - step_edge).sum():.2f}")
+for shift in (1, 2, 4):
+    print(f"sharp step {shift} px off:              L1 "
+          f"{np.abs((row >= 32 + shift) - step_edge).sum():.2f}")
+
+# %% [markdown]
+# A blur w pixels wide costs w/4 and a sharp step d pixels off costs d: a step 2 pixels off
+# costs as much as an 8-pixel blur. Where G is unsure of the exact place of a window edge,
+# L1 prefers the blur. That is the paper's point (Sec. 3.1 and Fig. 4): L1 alone gives
+# blurry results, and the GAN term is what pays for sharpness. So judge sharpness by eye and
+# by the edge strength, not by L1; lesson 11 measures it with SSIM and colour statistics.
+
+# %%
+cols = (["input"] + [f"iter {s}\nheld-out L1 {l1_curve[s]:.3f}\nedges {edge_curve[s]:.2f}"
+                     for s in SNAPSHOTS]
         + ["target"])
 fig, _ = image_grid([[item["A"]] + [snapshots[s][r] for s in SNAPSHOTS] + [item["B"]]
                      for r, item in enumerate(fixed)], cols, cell=(1.9, 2.0))
@@ -247,19 +310,26 @@ list_pictures()
 # - Jitter: resize, random crop, random flip; the same for input and target.
 # - One iteration = one D step (halved BCE on real and fake pairs) and one G step
 #   (non-saturating GAN loss + 100 * L1), each with Adam(2e-4, beta1 = 0.5).
-# - Samples learn colours first, layout next, detail last; GAN losses are read against
-#   log 2, the L1 term should fall.
+# - Samples learn colours first, layout next, detail last; the held-out L1 falls with the
+#   colours and layout, then stays about flat while edges sharpen: L1 cannot see
+#   sharpness (a step d pixels off costs d, a centred blur w wide costs w/4). GAN losses
+#   are read against log 2.
 # - A checkpoint holds weights, running statistics, optimiser moments and the dropout
 #   generator: reloading reproduces the outputs exactly, in either inference mode.
 #
-# ## Exercises (no grader: experiments)
+# ## Exercises
 #
-# 10.1 Train with --no_flip style jitter (pass no_flip=True to the dataset) and compare the
+# 10.1 ``linear_factor``, the paper's lr schedule (section 2b).
+#      Grade it:  python -m pytest --exercise 10.1
+#
+# The next ones have no grader: they are experiments.
+#
+# 10.2 Train with --no_flip style jitter (pass no_flip=True to the dataset) and compare the
 #      samples at the same iteration. Does the flip matter this early?
-# 10.2 Resume: save at iteration 300, load into a fresh model and train 300 more. Are the
+# 10.3 Resume: save at iteration 300, load into a fresh model and train 300 more. Are the
 #      losses identical to the uninterrupted run? (They should be: the loader's order and
 #      jitter depend only on (seed, epoch, position); use loader.iter_from(k).)
-# 10.3 The full run: python train.py --preset cpu --name my_facades, then watch
+# 10.4 The full run: python train.py --preset cpu --name my_facades, then watch
 #      checkpoints/my_facades/index.html.
 #
 # Next: python lessons/11_evaluation_and_ablations.py

@@ -59,6 +59,7 @@ EXAMPLE_CALLS = {
     "8.1": lambda receptive_field: receptive_field([(4, 2), (4, 1)]),
     "9.1": lambda BCE: BCE.apply(t64((2, 3)), t64((2, 3), requires_grad=False, seed=1)),
     "9.2": lambda L1: L1.apply(t64((2, 3)), t64((2, 3), seed=1)),
+    "10.1": lambda linear_factor: linear_factor(0, 1, 1),
     "12.1": lambda SyncBN: SyncBN.apply(t64((2, 3, 2, 2)), t64((3,)), t64((3,)), np.zeros(3),
                                         np.ones(3), lambda a: a, momentum=0.1, eps=1e-5),
 }

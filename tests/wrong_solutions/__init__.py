@@ -9,11 +9,11 @@ grader must reject every one of them and accept the reference:
 Instructors' material: ``python -m lessons.release`` leaves this folder out.
 """
 from . import (autograd, convolution, data_parallel, layers, losses, normalisation,
-               optimisation)
+               optimisation, training)
 
 WRONG = {}
 for module in (autograd, convolution, data_parallel, layers, losses, normalisation,
-               optimisation):
+               optimisation, training):
     for exercise_id, solutions in module.WRONG.items():
         WRONG.setdefault(exercise_id, []).extend(solutions)
 
