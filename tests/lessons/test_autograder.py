@@ -60,7 +60,7 @@ def test_references_get_full_marks_without_torch(source, tmp_path):
     make_release(submission, filled=True)
     no_torch = tmp_path / "no_torch"
     no_torch.mkdir()
-    (no_torch / "torch.py").write_text("raise ImportError('no torch here')\n")
+    (no_torch / "torch.py").write_text("raise ModuleNotFoundError('no torch here', name='torch')\n")
     python = tmp_path / "python"
     python.write_text(f'#!/bin/sh\nPYTHONPATH="$PYTHONPATH:{no_torch}" exec {sys.executable} "$@"\n')
     python.chmod(0o755)

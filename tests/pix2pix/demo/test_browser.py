@@ -70,9 +70,10 @@ def wait_for_new_output(page, before):
 
 
 def test_strokes_and_examples_update_the_output(page, tmp_path):
-    assert output_source(page) is None                   # nothing drawn yet
+    page.wait_for_load_state("networkidle")               # a blank canvas may already show
+    blank = output_source(page)                            # G's output on a loaded machine
     stroke(page, (0.3, 0.3), (0.7, 0.6))                 # on the blank canvas
-    drawn = wait_for_new_output(page, None)
+    drawn = wait_for_new_output(page, blank)
     page.locator("#examples img").first.click()          # an example from the val split
     example = wait_for_new_output(page, drawn)
     stroke(page, (0.35, 0.45), (0.65, 0.45))             # paint over the example
