@@ -55,11 +55,13 @@ END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
 FAST_BEGIN = re.compile(rf"^(?P<indent>[ \t]*)### BEGIN FAST (?P<id>{EXERCISE_ID}): "
                         r"(?P<route>\S.*?)[ \t]*$")
 FAST_END = re.compile(r"^[ \t]*### END FAST[ \t]*$")
-# Instructors' material: not part of a student copy (the stubs are not needed there).
+# Instructors' material: not part of a student copy (the stubs are not needed there; the
+# answer notes of COURSE.md's written questions, and the test that reads them).
 LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/graders/test_graders_reject",
             "tests/lessons/test_release.py", "tests/lessons/test_exercise_stubs.py",
             "tests/lessons/test_autograder.py", "lessons/release.py", "lessons/autograder.py",
-            "lessons/gradescope/", "lessons/STUDENT_README.md")
+            "lessons/gradescope/", "lessons/STUDENT_README.md",
+            "lessons/instructors/", "tests/lessons/test_course.py")
 STUDENT_README = "lessons/STUDENT_README.md"      # the release's README.md
 GRADESCOPE = "lessons/gradescope"     # setup.sh and run_autograder, at the zip's top
 # Where the library's marked solutions live.
