@@ -20,7 +20,7 @@ LESSONS = {
     "01_tensors_and_autograd": ["computation_graph", "gradient_of_x_sin_x", "mul_backward"],
     "02_gradient_checking": ["error_vs_eps", "batchnorm_all_ones_trap"],
     "03_convolution": ["im2col_matrix", "kernels_and_feature_maps", "first_layer_at_init",
-                       "stride_phases"],
+                       "one_strided_view"],
     "04_transposed_convolution": ["conv_matrix_and_transpose", "checkerboard"],
     "05_batch_normalisation": ["histograms_before_after", "running_statistics"],
     "06_activations_and_dropout": ["relu_vs_leaky_relu", "dropout_variance",
