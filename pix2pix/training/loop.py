@@ -39,6 +39,7 @@ from pix2pix.training.distributed import (
     OneProcess,
     connect,
     dropout_stream,
+    how_arrays_travel,
     processes,
     use_own_share,
 )
@@ -178,7 +179,8 @@ class Trainer:
         connect(self.model, self.group, opt.seed)  # rank 0's weights to all, and more
         print(describe_networks(self.model, opt.verbose))
         print(f"processes: {self.group.size}, batch per process: {opt.batch_size}, effective "
-              f"batch: {self.group.size * opt.batch_size}")
+              f"batch: {self.group.size * opt.batch_size}"
+              f"{how_arrays_travel(self.group, opt.device)}")
         self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
         self.stop = StopRequest()
         self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay
