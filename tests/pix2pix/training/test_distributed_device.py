@@ -163,17 +163,13 @@ def test_broadcast_networks_sends_one_buffer_per_network(strict_cupy, cuda_aware
 
 
 # --- a real mpiexec run ---------------------------------------------------------------
-def test_two_ranks_on_the_device_train_what_two_ranks_on_the_cpu_train(strict_cupy, tmp_path,
-                                                                       monkeypatch):
+def test_two_ranks_on_the_device_train_what_two_ranks_on_the_cpu_train(strict_cupy, tmp_path):
     """mpiexec -n 2 with --device cuda under the stand-in (NN_STRICT_CUPY=1, set by the
     fixture, reaches the ranks): synchronized batch norm, the gradient average, the
     broadcast and the NaN guard on device arrays, staged through host memory (MPICH's
     wheel is not CUDA-aware). G and D equal the CPU run's; measured worst relative
     difference: 0 (the stand-in computes with NumPy)."""
     from tests.pix2pix.training import test_distributed as mpi  # skips without MPI
-    # The stand-in's Device lacks use() (cupy.cuda.Device(i).use() picks rank i's GPU).
-    monkeypatch.setattr(mpi, "CHILD", "import nn.testing.strict_cupy as s\n"
-                                      "s._Device.use = lambda self: None\n" + mpi.CHILD)
     common = ["--checkpoints_dir", str(tmp_path), "--norm", "syncbatch", "--max_iters", "3"]
     device = mpi.train(2, *common, "--name", "cuda", "--device", "cuda")
     cpu = mpi.train(2, *common, "--name", "cpu", "--device", "cpu")
