@@ -31,13 +31,17 @@ def _pairs(real_A, real_B, fake_B, conditional):
     return F.cat([real_A, fake_B], dim=1), F.cat([real_A, real_B], dim=1)
 
 
-def discriminator_loss_without_detach(netD, real_A, real_B, fake_B, gan_mode="vanilla",
-                                      conditional=True):
-    """Forgets detach: D's backward runs on into G, which is then trained by D's loss too."""
-    fake_pair, real_pair = _pairs(real_A, real_B, fake_B, conditional)
+def _scored(netD, fake_pair, real_pair, gan_mode):
+    """What a right solution does with the pairs: fake first, targets 0 and 1, halved."""
     loss_D_fake = gan_loss(netD(fake_pair), False, gan_mode)
     loss_D_real = gan_loss(netD(real_pair), True, gan_mode)
     return (loss_D_fake + loss_D_real) * 0.5, loss_D_real, loss_D_fake
+
+
+def discriminator_loss_without_detach(netD, real_A, real_B, fake_B, gan_mode="vanilla",
+                                      conditional=True):
+    """Forgets detach: D's backward runs on into G, which is then trained by D's loss too."""
+    return _scored(netD, *_pairs(real_A, real_B, fake_B, conditional), gan_mode)
 
 
 def discriminator_loss_labels_swapped(netD, real_A, real_B, fake_B, gan_mode="vanilla",
@@ -62,10 +66,7 @@ def discriminator_loss_without_the_input(netD, real_A, real_B, fake_B, gan_mode=
                                          conditional=True):
     """Shows D the images alone even when it is conditional: the input x is never seen
     (a GAN, not a cGAN; the conditional D's first conv refuses the channel count)."""
-    fake = fake_B.detach()
-    loss_D_fake = gan_loss(netD(fake), False, gan_mode)
-    loss_D_real = gan_loss(netD(real_B), True, gan_mode)
-    return (loss_D_fake + loss_D_real) * 0.5, loss_D_real, loss_D_fake
+    return _scored(netD, fake_B.detach(), real_B, gan_mode)
 
 
 def discriminator_loss_image_first(netD, real_A, real_B, fake_B, gan_mode="vanilla",
@@ -75,9 +76,7 @@ def discriminator_loss_image_first(netD, real_A, real_B, fake_B, gan_mode="vanil
     fake = fake_B.detach()
     fake_pair = F.cat([fake, real_A], dim=1) if conditional else fake
     real_pair = F.cat([real_B, real_A], dim=1) if conditional else real_B
-    loss_D_fake = gan_loss(netD(fake_pair), False, gan_mode)
-    loss_D_real = gan_loss(netD(real_pair), True, gan_mode)
-    return (loss_D_fake + loss_D_real) * 0.5, loss_D_real, loss_D_fake
+    return _scored(netD, fake_pair, real_pair, gan_mode)
 
 
 def discriminator_loss_detaches_the_logits(netD, real_A, real_B, fake_B, gan_mode="vanilla",
@@ -95,10 +94,7 @@ def discriminator_loss_switches_off_requires_grad(netD, real_A, real_B, fake_B,
     """"Detaches" by switching off fake_B.requires_grad in place: D's loss is right, but
     the G step that follows gets no gradient through G(x) at all."""
     fake_B.requires_grad = False
-    fake_pair, real_pair = _pairs(real_A, real_B, fake_B, conditional)
-    loss_D_fake = gan_loss(netD(fake_pair), False, gan_mode)
-    loss_D_real = gan_loss(netD(real_pair), True, gan_mode)
-    return (loss_D_fake + loss_D_real) * 0.5, loss_D_real, loss_D_fake
+    return _scored(netD, *_pairs(real_A, real_B, fake_B, conditional), gan_mode)
 
 
 def discriminator_loss_always_vanilla(netD, real_A, real_B, fake_B, gan_mode="vanilla",
