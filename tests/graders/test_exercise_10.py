@@ -173,7 +173,7 @@ def test_discriminator_loss_gradients_of_d(implementation, xp):
     (float64, one random direction through all of them, two seeds)."""
     for seed in (0, 1):
         step = TinyStep(device=device_of(xp), dtype=np.float64, seed=seed)
-        gradcheck_direction(lambda *params: step.call(implementation)[0],
+        gradcheck_direction(lambda *params, step=step: step.call(implementation)[0],
                             list(step.D.parameters()), seed=seed)
 
 
