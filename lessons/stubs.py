@@ -83,8 +83,8 @@ def stub_module_text(module, entries, sources, repo=REPO):
     libraries = sorted({sources[i][0] for i in ids})
     header = (f'"""Exercise{"s" if len(ids) > 1 else ""} {", ".join(ids)} '
               f"({_lesson_file(ids[0], repo)}).\n\n"
-              f"Written by `python -m lessons.release --stubs` from the contracts in "
-              f"{', '.join(libraries)};\nonce written, this file is yours: --stubs never "
+              f"Written by `python -m lessons.release --stubs` from the contracts in\n"
+              f"{', '.join(libraries)}; once written, this file is yours: --stubs never\n"
               f"overwrites it. Fill in each body, then grade:\n\n"
               f"    python -m pytest --exercise {ids[0]}\n")
     imports = []

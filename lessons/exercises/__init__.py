@@ -33,7 +33,7 @@ class Exercise(NamedTuple):
 # the convolutions) than for one-line ops.
 POINTS = {"1.1": 2, "1.2": 3, "2.1": 2, "3.1": 2, "3.2": 3, "3.3": 3, "4.1": 3, "5.1": 4,
           "6.1": 1, "6.2": 2, "6.3": 1, "6.4": 1, "6b.1": 2, "7.1": 3, "8.1": 1, "9.1": 2,
-          "9.2": 1, "10.1": 1, "12.1": 3}
+          "9.2": 1, "10.1": 1, "10.2": 2, "12.1": 3}
 
 
 EXERCISES = {
@@ -89,6 +89,9 @@ EXERCISES = {
     "10.1": Exercise("pix2pix.training.schedule:linear_factor",
                      "lessons.exercises.ex10_training:linear_factor",
                      "lesson 10, section 2b (the learning-rate schedule)"),
+    "10.2": Exercise("pix2pix.models.pix2pix_model:discriminator_loss",
+                     "lessons.exercises.ex10_training:discriminator_loss",
+                     "lesson 10, section 2c (D's step: halved, G's output detached)"),
     "12.1": Exercise("nn.ops.syncbatchnorm:SyncBatchNormFunction",
                      "lessons.exercises.ex12_data_parallel:SyncBatchNormFunction",
                      "lesson 12, sections 3 and 4 (the all-reduced sums)"),

@@ -26,6 +26,7 @@ import pytest
 import nn
 from lessons import exercises, release, stubs
 from nn.tensor import Context
+from pix2pix.models import define_D
 from tests.paths import REPO, TESTS
 
 IDS = list(exercises.EXERCISES)
@@ -64,6 +65,8 @@ EXAMPLE_CALLS = {
     "9.1": lambda BCE: BCE.apply(t64((2, 3)), t64((2, 3), requires_grad=False, seed=1)),
     "9.2": lambda L1: L1.apply(t64((2, 3)), t64((2, 3), seed=1)),
     "10.1": lambda linear_factor: linear_factor(0, 1, 1),
+    "10.2": lambda loss_D: loss_D(define_D("n_layers", 6, ndf=2, n_layers_D=1),
+                                  f32((1, 3, 8, 8)), f32((1, 3, 8, 8)), f32((1, 3, 8, 8))),
     "12.1": lambda SyncBN: SyncBN.apply(t64((2, 3, 2, 2)), t64((3,)), t64((3,)), np.zeros(3),
                                         np.ones(3), lambda a: a, momentum=0.1, eps=1e-5),
 }

@@ -39,7 +39,7 @@ EXERCISES = {
     "07_unet": ["7.1"],
     "08_patchgan": ["8.1"],
     "09_objective": ["9.1", "9.2"],
-    "10_training_on_facades": ["10.1"],
+    "10_training_on_facades": ["10.1", "10.2"],
     "12_data_parallel": ["12.1"],
 }
 ALL_IDS = {i for ids in EXERCISES.values() for i in ids}
