@@ -319,6 +319,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 10.1 ``linear_factor``, the paper's lr schedule (section 2b).
 #      Grade it:  python -m pytest --exercise 10.1
 #
