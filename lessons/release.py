@@ -4,8 +4,8 @@
     python -m lessons.release DIR --recorded [full]
                                            ... with each lesson's output recorded in
                                            lessons/recorded/ (fast mode unless "full")
-    python -m lessons.release --stubs      rewrite the stubs in lessons/exercises/ from the
-                                           library (the in-repo workflow's copies)
+    python -m lessons.release --stubs      write the missing stubs in lessons/exercises/
+                                           (the in-repo workflow; lessons/stubs.py)
     python -m lessons.release --diff OLD NEW   what changed between two releases (a
                                            mid-term fix: which files to send students)
     python -m lessons.release --autograder OUT.zip
@@ -24,8 +24,9 @@ nbgrader's markers (comments: they change nothing at run time)::
 
 That object is the one source of the exercise. Its *stub* is generated from it: the same
 signatures and docstrings, every body replaced by ``raise NotImplementedError("Exercise
-6.1")`` (``stub_of``). The student copy has the stub where the solution was; the stubs in
-lessons/exercises/ are the same text (tests/lessons/test_exercise_stubs.py checks it).
+6.1")`` (``stub_of``). The student copy has the stub where the solution was; the in-repo
+workflow's stub files in lessons/exercises/ are generated from the same text, never
+committed (lessons/stubs.py).
 
 Where the library runs a faster form of an exercise (``im2col`` beside the textbook
 ``im2col_reference``, Adam's in-place update beside ``adam_step_reference``), the fast form
@@ -43,8 +44,8 @@ solutions) are left out, and the copy's registry is switched to release mode:
 """
 import argparse
 import ast
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,7 +62,8 @@ FAST_BEGIN = re.compile(rf"^(?P<indent>[ \t]*)### BEGIN FAST (?P<id>{EXERCISE_ID
                         r"(?P<route>\S.*?)[ \t]*$")
 FAST_END = re.compile(r"^[ \t]*### END FAST[ \t]*$")
 # Instructors' material: not part of a student copy (the stubs are not needed there).
-LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/graders/test_graders_reject",
+LEFT_OUT = ("lessons/exercises/ex", "lessons/stubs.py", "tests/wrong_solutions/",
+            "tests/graders/test_graders_reject",
             "tests/lessons/test_release.py", "tests/lessons/test_exercise_stubs.py",
             "tests/lessons/test_autograder.py", "lessons/release.py", "lessons/autograder.py",
             "lessons/gradescope/", "lessons/STUDENT_README.md")
@@ -271,8 +273,9 @@ def printed_solutions_cut(text, solutions, where):
     solution_sources() gives them. RecordingError when any other line of a solution (20
     characters or more) is left: no answers in a release."""
     for exercise_id, (_, region) in solutions.items():
-        tree = ast.parse(textwrap.dedent(region))
-        start, end = _top_level_span(tree, tree.body[0].name)
+        node = ast.parse(textwrap.dedent(region)).body[0]        # the one def or class
+        start = (node.decorator_list[0] if node.decorator_list else node).lineno
+        end = node.end_lineno
         lines = region.splitlines(keepends=True)
         indent = re.match(r"[ \t]*", lines[start - 1]).group()
         text = text.replace("".join(lines[start - 1:end]),
@@ -288,43 +291,6 @@ def printed_solutions_cut(text, solutions, where):
 
 def _stripped_lines(text):
     return {line.strip() for line in text.splitlines()}
-
-
-def _top_level_span(tree, name):
-    """(first line, last line) of the top-level def or class ``name`` (decorators included)."""
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
-            start = (node.decorator_list[0] if node.decorator_list else node).lineno
-            return start, node.end_lineno
-    return None
-
-
-def expected_stubs(repo=REPO):
-    """{stub file: its text as the generator makes it}, for every exercise."""
-    from lessons.exercises import EXERCISES
-    sources = solution_sources(repo)
-    texts = {}
-    for exercise_id, exercise in EXERCISES.items():
-        module, name = exercise.student.split(":")
-        path = repo / (module.replace(".", "/") + ".py")
-        current = texts.get(path) or path.read_text()
-        stub = stub_of(sources[exercise_id][1], exercise_id)
-        span = _top_level_span(ast.parse(current), name)
-        if span is None:
-            raise MarkerError(f"{path} has no top-level {name}: add one to regenerate")
-        lines = current.splitlines(keepends=True)
-        texts[path] = "".join(lines[:span[0] - 1]) + stub + "".join(lines[span[1]:])
-    return texts
-
-
-def write_stubs(repo=REPO):
-    """Rewrite every stub in lessons/exercises/ from the library; returns the files changed."""
-    changed = []
-    for path, text in expected_stubs(repo).items():
-        if path.read_text() != text:
-            path.write_text(text)
-            changed.append(path)
-    return changed
 
 
 def make_autograder(out_zip, repo=REPO):
@@ -375,7 +341,7 @@ def main(argv=None):
                                      description="write a student copy without solutions")
     parser.add_argument("dest", nargs="?", help="new folder for the student copy")
     parser.add_argument("--stubs", action="store_true",
-                        help="rewrite the stubs in lessons/exercises/ from the library")
+                        help="write the missing stubs in lessons/exercises/ from the library")
     parser.add_argument("--autograder", metavar="OUT.zip",
                         help="write Gradescope's autograder zip")
     parser.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"),
@@ -399,9 +365,11 @@ def main(argv=None):
                   f"autograder on Gradescope")
             return
         if args.stubs:
-            changed = write_stubs()
-            print(f"{len(changed)} stub files rewritten" +
-                  "".join(f"\n  {p.relative_to(REPO)}" for p in changed))
+            from lessons.stubs import write_stubs     # (stubs.py imports this module)
+            written, kept = write_stubs()
+            print("".join(f"wrote {p.relative_to(REPO)}\n" for p in written) +
+                  "".join(f"kept  {p.relative_to(REPO)} (yours: never overwritten)\n"
+                          for p in kept) + "grade one with:  python -m pytest --exercise 1.1")
             return
         holes = make_release(args.dest)
         if args.recorded:
