@@ -482,6 +482,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 3.1  ``im2col_reference(x, kernel_size, stride, padding)`` (section 3; in your release
 #      the library's ``im2col`` is this function).
 #      Grade it:   python -m pytest --exercise 3.1

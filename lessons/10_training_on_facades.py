@@ -375,6 +375,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 10.1 ``linear_factor``, the paper's lr schedule (section 2b).
 #      Grade it:  python -m pytest --exercise 10.1
 # 10.2 ``discriminator_loss``, D's loss with G's output detached (section 2c).

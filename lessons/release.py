@@ -1,6 +1,9 @@
 """Write a student copy of this repository, with the exercised pieces of the library cut out.
 
     python -m lessons.release DIR          the student copy
+    python -m lessons.release DIR --recorded [full]
+                                           ... with each lesson's output recorded in
+                                           lessons/recorded/ (fast mode unless "full")
     python -m lessons.release --stubs      write the missing stubs in lessons/exercises/
                                            (the in-repo workflow; lessons/stubs.py)
     python -m lessons.release --diff OLD NEW   what changed between two releases (a
@@ -41,11 +44,13 @@ solutions) are left out, and the copy's registry is switched to release mode:
 """
 import argparse
 import ast
+import os
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -67,9 +72,16 @@ GRADESCOPE = "lessons/gradescope"     # setup.sh and run_autograder, at the zip'
 # Where the library's marked solutions live.
 LIBRARY = ("nn/", "pix2pix/")
 RELEASE_FLAG = "lessons/exercises/RELEASE"
+# Each lesson's output in a release (<lesson>.txt and its pictures in <lesson>/): a lesson
+# there stops at the first exercise not written yet and points at it (lessons/common.py).
+RECORDED = "lessons/recorded"
 
 
 class MarkerError(ValueError):
+    pass
+
+
+class RecordingError(RuntimeError):
     pass
 
 
@@ -231,6 +243,56 @@ def _commit(repo):
     return head + (" +changes" if dirty else "")
 
 
+def record_lessons(dest, repo=REPO, fast=True, lessons=None, log=print):
+    """Run each lesson (every lessons/NN_*.py, or the names in ``lessons``) on this
+    repository's full library and write what it printed to dest/lessons/recorded/<lesson>.txt,
+    its pictures beside it in <lesson>/. Returns {lesson: seconds its run took}."""
+    folder = Path(dest) / RECORDED
+    folder.mkdir(parents=True, exist_ok=True)
+    names = lessons or sorted(p.stem for p in (repo / "lessons").glob("[0-9]*.py"))
+    solutions = solution_sources(repo)
+    env = {**os.environ, "PYTHONPATH": str(repo), "LESSON_OUTPUT": str(folder),
+           "MPLBACKEND": "Agg", "LESSON_FAST": "1" if fast else "0"}
+    seconds = {}
+    for name in names:
+        start = time.perf_counter()
+        run = subprocess.run([sys.executable, str(repo / "lessons" / f"{name}.py")], cwd=repo,
+                             env=env, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RecordingError(f"lesson {name} failed:\n{run.stderr[-3000:]}")
+        text = run.stdout.replace(str(folder), RECORDED).replace(f"{repo}{os.sep}", "")
+        (folder / f"{name}.txt").write_text(printed_solutions_cut(text, solutions, name))
+        seconds[name] = time.perf_counter() - start
+        log(f"  recorded {name} ({seconds[name]:.0f} s)")
+    return seconds
+
+
+def printed_solutions_cut(text, solutions, where):
+    """A lesson's output with each solution it printed whole (inspect.getsource) replaced by
+    its stub, as the release prints it before the student writes it. solutions: as
+    solution_sources() gives them. RecordingError when any other line of a solution (20
+    characters or more) is left: no answers in a release."""
+    for exercise_id, (_, region) in solutions.items():
+        node = ast.parse(textwrap.dedent(region)).body[0]        # the one def or class
+        start = (node.decorator_list[0] if node.decorator_list else node).lineno
+        end = node.end_lineno
+        lines = region.splitlines(keepends=True)
+        indent = re.match(r"[ \t]*", lines[start - 1]).group()
+        text = text.replace("".join(lines[start - 1:end]),
+                            _indented(stub_of(region, exercise_id), indent))
+    printed = _stripped_lines(text)
+    leaked = [f"{exercise_id}: {line}" for exercise_id, (_, region) in solutions.items()
+              for line in _stripped_lines(region) - _stripped_lines(stub_of(region, exercise_id))
+              if len(line) >= 20 and line in printed]
+    if leaked:
+        raise RecordingError(f"lesson {where} prints solution lines:\n" + "\n".join(leaked))
+    return text
+
+
+def _stripped_lines(text):
+    return {line.strip() for line in text.splitlines()}
+
+
 def make_autograder(out_zip, repo=REPO):
     """Gradescope's autograder zip: the repository as it is (solutions included: it never
     reaches students) with setup.sh and run_autograder at the top. Returns the file count."""
@@ -284,10 +346,15 @@ def main(argv=None):
                         help="write Gradescope's autograder zip")
     parser.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"),
                         help="list what changed between two releases")
+    parser.add_argument("--recorded", nargs="?", const="fast", choices=("fast", "full"),
+                        help="with DEST: also record every lesson's output, run on this "
+                             "library, in DEST/lessons/recorded/ (fast mode unless 'full')")
     args = parser.parse_args(argv)
     if sum((args.stubs, bool(args.dest), bool(args.autograder), bool(args.diff))) != 1:
         parser.error("give one of DEST (a new folder), --stubs, --autograder OUT.zip or "
                      "--diff OLD NEW")
+    if args.recorded and not args.dest:
+        parser.error("--recorded goes with DEST (a new folder for the student copy)")
     try:
         if args.diff:
             print("\n".join(release_diff(*args.diff)))
@@ -305,7 +372,12 @@ def main(argv=None):
                           for p in kept) + "grade one with:  python -m pytest --exercise 1.1")
             return
         holes = make_release(args.dest)
-    except (MarkerError, FileExistsError, FileNotFoundError) as e:
+        if args.recorded:
+            print(f"recording every lesson's output ({args.recorded} mode) in "
+                  f"{Path(args.dest) / RECORDED}:")
+            seconds = record_lessons(args.dest, fast=args.recorded == "fast")
+            print(f"  {len(seconds)} lessons in {sum(seconds.values()):.0f} s")
+    except (MarkerError, RecordingError, FileExistsError, FileNotFoundError) as e:
         sys.exit(f"release: {e}")
     print(f"wrote a student release to {args.dest}: {len(holes)} exercises cut out")
     for exercise_id, files in sorted(holes.items()):
