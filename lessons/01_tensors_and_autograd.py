@@ -366,6 +366,11 @@ list_pictures()
 #
 # ## Exercises
 #
+# Where to write them: in a student release, in the library itself (the holes raise
+# NotImplementedError); in this repository, ``python -m lessons.release --stubs`` writes one
+# stub file per lesson into lessons/exercises/ (contract included), never overwriting yours.
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 1.1  ``MulFunction`` (y = a * b, with broadcasting): the backward derived in section 7.
 #      Grade it:   python -m pytest --exercise 1.1
 # 1.2  The tape, ``backpropagate``: walk the topological order of section 3 (given:

@@ -329,6 +329,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 2.1  ``numerical_gradient(f, x, positions, eps)``: the centred differences at the heart
 #      of ``gradcheck`` (sections 1-2), which ``nn.gradcheck.gradcheck`` then compares with
 #      every backward (sections 3-5). Grade it:   python -m pytest --exercise 2.1

@@ -10,7 +10,7 @@ What you will see:
   3. im2col: every k x k patch becomes one column of a matrix
      (``nn.ops.im2col.im2col_reference``), so the whole convolution is ONE matrix multiply;
   4. how much faster that is (timed on the spot), and what it costs in memory;
-  5. why the library's im2col splits the image into stride phases, timed;
+  5. why the library's im2col is one strided view and one copy, timed;
   6. the backward, dW = G col^T, db = sum G, dx = col2im(W^T G), derived and checked;
   7. kernels and feature maps on a real facade photo, and the first layer at init.
 
@@ -200,66 +200,77 @@ print(f"col for a (1, {c}, {s}, {s}) input, 4x4 s2: {col_mib:.0f} MiB "
       f"vs the input itself {c * s * s * 4 / 2**20:.0f} MiB (float32)")
 
 # %% [markdown]
-# ## 5. Why the library splits the image into stride phases
+# ## 5. Why the library's im2col is one strided view and one copy
 #
-# ``im2col_reference`` is what the library's ``im2col`` computes (the cell in section 3
-# checked that they are equal), but not how. With stride 2, every slice
-# ``x_pad[:, :, i::2, j::2]`` reads every other float of memory: the processor fetches
-# whole cache lines and uses half of each, and the copy cannot use wide vector loads.
-# ``col2im`` *adds* into such strided slices, 16 times for a 4x4 kernel.
+# ``im2col_reference`` makes k*k slice copies, ``x_pad[:, :, i::s, j::s]`` for each kernel
+# offset. Look at where each element of col comes from:
 #
-# The fix: split the padded image once into its s*s **phases**, x_pad[a::s, b::s] for
-# a, b in 0..s-1 (for s = 2: even rows and even columns, even rows and odd columns, ...).
-# Kernel offset (i, j) then reads a plain *contiguous* block of phase (i % s, j % s),
-# starting at row i // s and column j // s. Every copy becomes a block copy, and col2im
-# adds into contiguous blocks, then interleaves the phases back once. The picture shows
-# the phases of a padded 8x8 image and the block that offset (i, j) = (1, 2) reads.
+#     col[c, i, j, n, y, x'] = x_pad[n, c, y*s + i, x'*s + j]
+#
+# Every index of col moves the read position by a *fixed* number of bytes: one step of c
+# moves by x_pad's channel stride, one step of i by a row, one step of j by a column, one
+# step of y by s rows, one step of x' by s columns. An array whose index steps are fixed
+# byte offsets is exactly what a NumPy (or CuPy) array is: a pointer and one stride per
+# axis. So all k*k slices together are ONE view of x_pad with strides
+#
+#     (stride_c, stride_h, stride_w, stride_n, s * stride_h, s * stride_w)
+#
+# (``nn.backend.as_strided``), and im2col is a pad plus one copy of that view. Nothing is
+# computed, only copied; on a GPU that is 2 kernel launches instead of k*k + 1, which
+# matters because each launch costs the host 5-10 microseconds (more than the copy of a
+# small layer). ``col2im`` adds back: the k*k offsets overlap, so they cannot go in one
+# add, but the s*s offsets (qi*s + ri, qj*s + rj) that share (qi, qj) land on disjoint
+# pixels, so one add through one such view places all of them: 4 adds for 4x4, stride 2.
+# The cell builds the view by hand on a tiny image and checks it against the reference.
 
 # %%
-padded = np.arange(64).reshape(8, 8)                       # a padded 8x8 image (6x6 + pad 1)
-phase_of = (np.arange(8)[:, None] % 2) * 2 + np.arange(8)[None, :] % 2   # 0..3 per pixel
-i, j, ho = 1, 2, 3                                          # 4x4 s2 p1 on 6x6: H_out = 3
-fig, axes = plt.subplots(1, 5, figsize=(14, 3.4), gridspec_kw=dict(width_ratios=[8, 4, 4, 4, 4]))
-axes[0].imshow(phase_of, cmap="Pastel1", vmin=0, vmax=8)
+tiny = rng.standard_normal((1, 2, 6, 6))                     # (N, C, H, W)
+k, s, p = 4, 2, 1
+ho = conv_output_size(6, k, s, p)                            # 3
+tiny_pad = np.pad(tiny, ((0, 0), (0, 0), (p, p), (p, p)))   # (1, 2, 8, 8)
+st = tiny_pad.strides                                        # bytes per step of n, c, h, w
+view = np.lib.stride_tricks.as_strided(
+    tiny_pad, shape=(2, k, k, 1, ho, ho),
+    strides=(st[1], st[2], st[3], st[0], s * st[2], s * st[3]))
+print("strides of x_pad (n, c, h, w), bytes:", st)
+print("strides of the view (c, i, j, n, y, x'):", view.strides)
+print("the view equals im2col_reference:", np.array_equal(view, im2col_reference(tiny, k, s, p)),
+      "| and the library's im2col:", np.array_equal(view, im2col(tiny, k, s, p)))
+print("shares x_pad's memory (no copy yet):", np.shares_memory(view, tiny_pad))
+
+fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+padded = np.arange(64).reshape(8, 8)
+axes[0].imshow(np.zeros((8, 8)), cmap="Greys", vmin=0, vmax=1)
 for (r, c_), v in np.ndenumerate(padded):
     axes[0].text(c_, r, v, ha="center", va="center", fontsize=7)
-for y in range(ho):                                         # the pixels offset (1, 2) reads
-    for x_ in range(ho):
-        axes[0].add_patch(plt.Rectangle((2 * x_ + j - 0.5, 2 * y + i - 0.5), 1, 1,
-                                        fill=False, ec="red", lw=2))
-axes[0].set_title("padded image, coloured by phase\nred: what offset (1, 2) reads (stride 2)",
-                  fontsize=9)
-for q, (pa, pb) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-    phase = padded[pa::2, pb::2]                            # (4, 4)
-    ax = axes[q + 1]
-    ax.imshow(np.full(phase.shape, 2 * pa + pb), cmap="Pastel1", vmin=0, vmax=8)
-    for (r, c_), v in np.ndenumerate(phase):
-        ax.text(c_, r, v, ha="center", va="center", fontsize=8)
-    if (pa, pb) == (i % 2, j % 2):
-        ax.add_patch(plt.Rectangle((j // 2 - 0.5, i // 2 - 0.5), ho, ho, fill=False,
-                                   ec="red", lw=2))
-    ax.set_title(f"phase ({pa}, {pb})\nx_pad[{pa}::2, {pb}::2]", fontsize=9)
+for (i, j), colour in (((0, 0), "red"), ((1, 2), "blue")):
+    for y in range(ho):
+        for x_ in range(ho):
+            axes[0].add_patch(plt.Rectangle((s * x_ + j - 0.5, s * y + i - 0.5), 1, 1,
+                                            fill=False, ec=colour, lw=2))
+axes[0].set_title("padded 8x8 image: offsets (0, 0) red, (1, 2) blue\n"
+                  "each one a 3x3 grid, 2 pixels apart", fontsize=9)
+rows = np.lib.stride_tricks.as_strided(padded, (k, k, ho, ho), (padded.strides[0],
+                                       padded.strides[1], s * padded.strides[0],
+                                       s * padded.strides[1])).reshape(k * k, ho * ho)
+axes[1].imshow(rows, cmap="viridis")
+axes[1].set_title("the same view as im2col's matrix:\n16 offsets x 9 output pixels", fontsize=9)
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("Stride phases: the strided read becomes one contiguous 3x3 block of phase (1, 0)",
-             y=1.04)
-save_figure(fig, LESSON, "stride_phases")
-block = padded[i % 2::2, j % 2::2][i // 2:i // 2 + ho, j // 2:j // 2 + ho]
-print("offset (1, 2) by strided slice == by phase block:",
-      np.array_equal(padded[i:i + 2 * ho:2, j:j + 2 * ho:2], block))
+save_figure(fig, LESSON, "one_strided_view")
 
 # %% [markdown]
 # What it buys, measured now (minimum of repeats, 1 thread) on the inputs of the
-# encoder's first and second convs. The gain depends on the shape and on the processor's
-# caches: on the 2-core machine this lesson was written on it ranged from none to about
-# 2x. Read the numbers your machine prints, not a promise.
+# encoder's first and second convs: the reference's k*k slice copies (and col2im's k*k
+# adds) against one copy (and (k/s)^2 adds). On a CPU the gain depends on the shape and
+# the caches; read the numbers your machine prints, not a promise.
 
 # %%
 shapes = [(1, 3, 64, 64)] if FAST else [(1, 3, 256, 256), (1, 64, 128, 128)]
 spreads = []
 with pinned_threads(1):
-    print(f"{'input':>18s} {'':>7s} {'reference':>10s} {'phases':>9s} {'speed-up':>9s}  (4x4 s2 p1)")
+    print(f"{'input':>18s} {'':>7s} {'reference':>10s} {'library':>9s} {'speed-up':>9s}  (4x4 s2 p1)")
     for shape in shapes:
         x = rng.standard_normal(shape).astype(np.float32)              # (1, C, S, S)
         cols = im2col(x, 4, 2, 1)                                      # (C, 4, 4, 1, S/2, S/2)
@@ -464,12 +475,14 @@ list_pictures()
 #   H_out = floor((H + 2p - k) / s) + 1, so 4x4 s2 p1 halves (256 -> 128).
 # - im2col copies the patches into columns (k*k strided slice copies), and the whole
 #   convolution becomes one matrix multiply: much faster than the loop, at k^2/s^2 times
-#   the input's memory. The library's im2col reads stride phases instead of strided
-#   slices, for the same numbers faster.
+#   the input's memory. All k*k slices are one strided view of the padded image, so the
+#   library's im2col is a pad and one copy (2 GPU launches, not k*k + 1).
 # - Backward, derived entry by entry: dW = G col^T, db = sum of G, dx = col2im(W^T G)
 #   (col2im adds the copies back: a pixel in several windows gets the sum).
 #
 # ## Exercises
+#
+# In a student release this lesson runs on your own code: pass these, then run it again.
 #
 # 3.1  ``im2col_reference(x, kernel_size, stride, padding)`` (section 3; in your release
 #      the library's ``im2col`` is this function).

@@ -290,6 +290,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 4.1  ``ConvTranspose2dFunction``: forward = matmul + col2im, backward from the adjoint
 #      (section 5). Grade it:   python -m pytest --exercise 4.1
 # 4.2  (no grader) Find a 3x3 kernel whose stride-2 response to a constant image is flat.

@@ -352,6 +352,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 5.1  Write ``BatchNormFunction`` in lessons/exercises/ex05_batchnorm.py: forward in
 #      training mode (batch statistics, update the running ones in place with momentum
 #      and n/(n-1)) and in eval mode, and the backward derived in section 1b.

@@ -344,6 +344,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 6.1  ``LeakyReLUFunction`` (forward(ctx, x, negative_slope=0.01), backward), section 1.
 #      Grade it:  python -m pytest --exercise 6.1
 # 6.2  ``DropoutFunction`` (forward(ctx, x, p=0.5, generator=None), backward), section 2.

@@ -373,6 +373,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 6b.1  Write the Adam step with bias correction in the exercises (lessons/exercises/).
 #       Grade it:   python -m pytest --exercise 6b.1
 # 6b.2  (no grader) Rotate the loss by 45 degrees (w -> R w). Which optimisers lose

@@ -353,6 +353,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 7.1  Write the decoder block: lessons/exercises/ex07_unet.py, class UNetUp
 #      (ReLU -> ConvTranspose2d 4x4 s2 p1 -> BatchNorm2d -> Dropout -> cat skip).
 #      Grade it:  python -m pytest --exercise 7.1

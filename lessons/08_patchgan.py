@@ -367,6 +367,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 8.1  Write receptive_field(layers) in lessons/exercises/ex08_patchgan.py.
 #      Grade it:  python -m pytest --exercise 8.1
 # 8.2  (no grader) Extend field_box to report the effective receptive field: the smallest

@@ -432,6 +432,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 9.1  ``BCEWithLogits`` (forward and backward), sections 1 and 1b.
 #      Grade it:  python -m pytest --exercise 9.1
 # 9.2  The L1 loss (forward and backward), section 1c.

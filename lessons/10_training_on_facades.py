@@ -8,7 +8,8 @@ What you will see:
   1. the random jitter: one A|B pair jittered four times, with the same crop and flip for
      the label map and the photo;
   2. the training loop, written out: Pix2Pix.train_step (one D step, then one G step) on
-     minibatches from the deterministic DataLoader;
+     minibatches from the deterministic DataLoader; the lr schedule (exercise 10.1) and
+     why D's step sees G's output detached (exercise 10.2);
   3. samples of fixed validation images over a few hundred iterations: the held-out L1
      stops falling early while the samples keep sharpening (L1 cannot see sharpness), and
      the loss curves, read with log 2 = 0.693 in mind (lesson 9);
@@ -35,6 +36,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+import nn
 from lessons.common import (
     FAST,
     facades_or_synthetic,
@@ -181,6 +183,60 @@ write_numbers(LESSON, {"data": data_name, "size": SIZE, "iterations": SNAPSHOTS,
 # - Hint 3: divide with /, not //: floor division jumps from 1 to 0 with no steps between.
 
 # %% [markdown]
+# ## 2c. D's step: G's output detached (exercise 10.2)
+#
+# The D step of section 2 scores two pairs: (x, y) against 1 and (x, G(x)) against 0, and
+# halves the sum (lesson 9, section 3: with Adam the halving changes almost nothing).
+# G(x) comes out of G's graph, and the G step backpropagates through it right after. Why
+# must D's loss see G(x) *detached*, a leaf with the same values and no history?
+#
+# 1. D's step must not train G. Through G(x), D's fake term pushes G's logit a the wrong
+#    way: d BCE(a, 0) / da = sigmoid(a) > 0, while G's own loss has d BCE(a, 1) / da =
+#    sigmoid(a) - 1 < 0. (Pix2Pix.train_step zeroes G's gradients before the G step, so
+#    the harm would be a whole wasted backward through G, the bigger network, but...)
+# 2. ...the tape frees a graph once it has run backward through it (lesson 1): the G step's
+#    backward through the same G(x) would then fail. A tiny graph shows both:
+
+# %%
+logit = 0.8                                                        # one logit of D on (x, G(x))
+sig = 1 / (1 + np.exp(-logit))
+print(f"d BCE(a, 0)/da = sigmoid(a) = {sig:.3f} (D's fake term);  d BCE(a, 1)/da = "
+      f"sigmoid(a) - 1 = {sig - 1:.3f} (G's loss): opposite signs")
+weight = nn.Tensor(np.array([2.0]), requires_grad=True)            # stands for G's weights
+d_weight = nn.Tensor(np.array([5.0]), requires_grad=True)          # stands for D's weights
+g_out = weight * 3.0                                               # stands for G(x), (1,)
+(g_out.detach() * d_weight).sum().backward()                       # D's loss, G(x) detached
+print(f"D's loss on g_out.detach(): D's grad {d_weight.grad}, G's grad {weight.grad}")
+(g_out * d_weight).sum().backward()                                # the same, not detached
+print(f"D's loss on g_out itself:   G's grad {weight.grad} (and g_out's graph is freed)")
+try:
+    (g_out * 7.0).sum().backward()                                 # "the G step": g_out again
+except RuntimeError as error:
+    print(f"a second backward through g_out: RuntimeError: {error}")
+
+# %% [markdown]
+# D also has to see the *pair*: the input x concatenated with the image along the
+# channels, x first, as the G step's pairs (Pix2Pix._discriminate) and the port's weights
+# have it; an unconditional D (conditional_D=False, lesson 11, exercise 11.1) sees the
+# image alone. And D scores the fake pair first, then the real one: in training mode its
+# batch norm normalises each call with that batch's own statistics (the order changes no
+# loss), but its running statistics are updated call by call, in the port's order.
+#
+# Exercise 10.2 asks for ``pix2pix.models.pix2pix_model.discriminator_loss``, which
+# Pix2Pix.backward_D calls; its docstring is the contract. Grade it:
+# python -m pytest --exercise 10.2
+#
+# ### If you are stuck on exercise 10.2 (discriminator_loss)
+#
+# - Hint 1: two calls of netD, one per pair, each scored by gan_loss with the target the
+#   pair deserves; return their mean and the two terms, as Tensors (backward_D calls
+#   .backward() on the first).
+# - Hint 2: a pair is F.cat([real_A, image], dim=1) (conditional) or the image alone.
+# - Hint 3: detach G's output once, before building the fake pair. Not D's logits (D must
+#   learn from the fake term too), and not by setting fake_B.requires_grad = False (that
+#   changes the caller's tensor: the G step would get no gradient through G(x)).
+
+# %% [markdown]
 # ## 3. Watching it learn
 #
 # Untrained, G outputs a grey haze. Within tens of iterations it learns the average facade
@@ -319,17 +375,21 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 10.1 ``linear_factor``, the paper's lr schedule (section 2b).
 #      Grade it:  python -m pytest --exercise 10.1
+# 10.2 ``discriminator_loss``, D's loss with G's output detached (section 2c).
+#      Grade it:  python -m pytest --exercise 10.2
 #
 # The next ones have no grader: they are experiments.
 #
-# 10.2 Train with --no_flip style jitter (pass no_flip=True to the dataset) and compare the
+# 10.3 Train with --no_flip style jitter (pass no_flip=True to the dataset) and compare the
 #      samples at the same iteration. Does the flip matter this early?
-# 10.3 Resume: save at iteration 300, load into a fresh model and train 300 more. Are the
+# 10.4 Resume: save at iteration 300, load into a fresh model and train 300 more. Are the
 #      losses identical to the uninterrupted run? (They should be: the loader's order and
 #      jitter depend only on (seed, epoch, position); use loader.iter_from(k).)
-# 10.4 The full run: python train.py --preset cpu --name my_facades, then watch
+# 10.5 The full run: python train.py --preset cpu --name my_facades, then watch
 #      checkpoints/my_facades/index.html.
 #
 # Next: python lessons/11_evaluation_and_ablations.py

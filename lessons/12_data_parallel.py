@@ -367,6 +367,8 @@ list_pictures()
 #
 # ## Exercises
 #
+# In a student release this lesson runs on your own code: pass these, then run it again.
+#
 # 12.1  Write SyncBatchNormFunction's forward and backward in the exercises
 #       (lessons/exercises/ex12_data_parallel.py). Grade it:
 #           python -m pytest --exercise 12.1

@@ -2,8 +2,13 @@
 
 Run a lesson in full:   python lessons/03_convolution.py
 Fast mode (CI, tests):  LESSON_FAST=1 python lessons/03_convolution.py   (or --fast)
+
+In a student release a lesson that calls an exercise not written yet (its stub raises
+NotImplementedError("Exercise N.M")) stops with one line instead of a traceback: which
+exercise, where the lesson's recorded output is, how to grade it (unwritten_exercise_line).
 """
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -194,3 +199,59 @@ def image_grid(rows, titles, cell=(2.0, 2.0), fontsize=9):
             if r == 0:
                 axes[r, c].set_title(titles[c], fontsize=fontsize)
     return fig, axes
+
+
+# ---- a student release: the lesson reaches an exercise not written yet ------------------
+
+RECORDED = Path("lessons") / "recorded"       # lessons/recorded/<lesson>.txt, in a release
+HOLE = re.compile(r"Exercise (\d+b?\.\d+)")    # the stubs' NotImplementedError message
+
+
+def unwritten_exercise_line(lesson, kind, message):
+    """The one line a lesson stops with when it called a stub (kind "NotImplementedError",
+    message "Exercise N.M"), or None for any other error. lesson: "03_convolution"."""
+    hole = HOLE.fullmatch(message) if kind == "NotImplementedError" else None
+    if hole is None:
+        return None
+    from lessons.exercises import EXERCISES
+    exercise_id = hole.group(1)
+    exercise = EXERCISES.get(exercise_id)
+    name = f" ({exercise.reference.split(':')[1]})" if exercise else ""
+    number = re.match(r"0*(\d+b?)", lesson)
+    recorded = RECORDED / f"{lesson}.txt"
+    where = f"its recorded output is {recorded.as_posix()}; " if (REPO / recorded).is_file() \
+        else ""
+    return (f"lesson {number.group(1) if number else lesson} needs exercise {exercise_id}{name}, "
+            f"not written yet: {where}grade yours with python -m pytest --exercise {exercise_id}")
+
+
+def _lesson_name():
+    """The running lesson's LESSON ("03_convolution"): a script's or a notebook's globals."""
+    main = sys.modules.get("__main__")
+    return getattr(main, "LESSON", None) or Path(sys.argv[0]).stem
+
+
+def _stop_at_hole(kind, error, traceback):
+    """sys.excepthook of a lesson run as a script: the one line (exit status 1) for a stub."""
+    line = unwritten_exercise_line(_lesson_name(), kind.__name__, str(error))
+    if line is None:
+        return _default_excepthook(kind, error, traceback)
+    print(line, file=sys.stderr)
+
+
+def _stop_at_hole_in_jupyter(shell, kind, error, traceback, tb_offset=None):
+    """IPython's handler for NotImplementedError: the cell still fails (Run All stops
+    there), showing the one line instead of a traceback."""
+    line = unwritten_exercise_line(_lesson_name(), kind.__name__, str(error))
+    if line is None:
+        shell.showtraceback((kind, error, traceback), tb_offset=tb_offset)
+    else:
+        print(line, file=sys.stderr)
+
+
+_default_excepthook = sys.excepthook
+sys.excepthook = _stop_at_hole
+if "ipykernel" in sys.modules:
+    from IPython import get_ipython
+    if get_ipython() is not None:
+        get_ipython().set_custom_exc((NotImplementedError,), _stop_at_hole_in_jupyter)

@@ -7,6 +7,9 @@ text cell. jupytext reads that format as a notebook (pip install -e ".[lessons]"
     python -m lessons.notebook --execute --fast lessons/*.py        # run them, as the tests do
 
 Jupyter and VS Code can also open the .py file directly as a notebook (see the README).
+In a student release, a lesson that reaches an exercise not written yet stops with one line
+(lessons.common.unwritten_exercise_line; exit status 1); its notebook is still written, run
+up to that cell.
 """
 import argparse
 import os
@@ -59,13 +62,36 @@ def main(argv=None):
                         help="folder for the .ipynb files (default lessons/notebooks)")
     args = parser.parse_args(argv)
     Path(args.out).mkdir(parents=True, exist_ok=True)
+    stopped = 0
     for lesson in args.lessons:
         notebook = to_notebook(lesson)
-        if args.execute:
-            notebook = execute(notebook, fast=args.fast)
         target = Path(args.out) / (Path(lesson).stem + ".ipynb")
+        if args.execute:
+            line = _execute_until_hole(notebook, Path(lesson).stem, args.fast)
+            if line is not None:             # the cells run so far keep their outputs
+                nbformat.write(notebook, str(target))
+                print(line, file=sys.stderr)
+                stopped += 1
+                continue
         nbformat.write(notebook, str(target))
         print(f"wrote {target}")
+    return 1 if stopped else 0
+
+
+def _execute_until_hole(notebook, lesson, fast):
+    """Run notebook in place; None when every cell ran, the one line when a cell called an
+    exercise not written yet (a student release). Any other error is raised."""
+    from nbclient.exceptions import CellExecutionError
+
+    from lessons.common import unwritten_exercise_line
+    try:
+        execute(notebook, fast=fast)
+        return None
+    except CellExecutionError as error:
+        line = unwritten_exercise_line(lesson, error.ename, error.evalue)
+        if line is None:
+            raise
+        return line
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """Write a student copy of this repository, with the exercised pieces of the library cut out.
 
     python -m lessons.release DIR          the student copy
-    python -m lessons.release --stubs      rewrite the stubs in lessons/exercises/ from the
-                                           library (the in-repo workflow's copies)
+    python -m lessons.release DIR --recorded [full]
+                                           ... with each lesson's output recorded in
+                                           lessons/recorded/ (fast mode unless "full")
+    python -m lessons.release --stubs      write the missing stubs in lessons/exercises/
+                                           (the in-repo workflow; lessons/stubs.py)
     python -m lessons.release --diff OLD NEW   what changed between two releases (a
                                            mid-term fix: which files to send students)
     python -m lessons.release --autograder OUT.zip
@@ -21,8 +24,9 @@ nbgrader's markers (comments: they change nothing at run time)::
 
 That object is the one source of the exercise. Its *stub* is generated from it: the same
 signatures and docstrings, every body replaced by ``raise NotImplementedError("Exercise
-6.1")`` (``stub_of``). The student copy has the stub where the solution was; the stubs in
-lessons/exercises/ are the same text (tests/lessons/test_exercise_stubs.py checks it).
+6.1")`` (``stub_of``). The student copy has the stub where the solution was; the in-repo
+workflow's stub files in lessons/exercises/ are generated from the same text, never
+committed (lessons/stubs.py).
 
 Where the library runs a faster form of an exercise (``im2col`` beside the textbook
 ``im2col_reference``, Adam's in-place update beside ``adam_step_reference``), the fast form
@@ -40,11 +44,13 @@ solutions) are left out, and the copy's registry is switched to release mode:
 """
 import argparse
 import ast
+import os
 import re
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -57,7 +63,8 @@ FAST_BEGIN = re.compile(rf"^(?P<indent>[ \t]*)### BEGIN FAST (?P<id>{EXERCISE_ID
 FAST_END = re.compile(r"^[ \t]*### END FAST[ \t]*$")
 # Instructors' material: not part of a student copy (the stubs are not needed there; the
 # answer notes of COURSE.md's written questions, and the test that reads them).
-LEFT_OUT = ("lessons/exercises/ex", "tests/wrong_solutions/", "tests/graders/test_graders_reject",
+LEFT_OUT = ("lessons/exercises/ex", "lessons/stubs.py", "tests/wrong_solutions/",
+            "tests/graders/test_graders_reject",
             "tests/lessons/test_release.py", "tests/lessons/test_exercise_stubs.py",
             "tests/lessons/test_autograder.py", "lessons/release.py", "lessons/autograder.py",
             "lessons/gradescope/", "lessons/STUDENT_README.md",
@@ -67,9 +74,16 @@ GRADESCOPE = "lessons/gradescope"     # setup.sh and run_autograder, at the zip'
 # Where the library's marked solutions live.
 LIBRARY = ("nn/", "pix2pix/")
 RELEASE_FLAG = "lessons/exercises/RELEASE"
+# Each lesson's output in a release (<lesson>.txt and its pictures in <lesson>/): a lesson
+# there stops at the first exercise not written yet and points at it (lessons/common.py).
+RECORDED = "lessons/recorded"
 
 
 class MarkerError(ValueError):
+    pass
+
+
+class RecordingError(RuntimeError):
     pass
 
 
@@ -231,41 +245,54 @@ def _commit(repo):
     return head + (" +changes" if dirty else "")
 
 
-def _top_level_span(tree, name):
-    """(first line, last line) of the top-level def or class ``name`` (decorators included)."""
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
-            start = (node.decorator_list[0] if node.decorator_list else node).lineno
-            return start, node.end_lineno
-    return None
+def record_lessons(dest, repo=REPO, fast=True, lessons=None, log=print):
+    """Run each lesson (every lessons/NN_*.py, or the names in ``lessons``) on this
+    repository's full library and write what it printed to dest/lessons/recorded/<lesson>.txt,
+    its pictures beside it in <lesson>/. Returns {lesson: seconds its run took}."""
+    folder = Path(dest) / RECORDED
+    folder.mkdir(parents=True, exist_ok=True)
+    names = lessons or sorted(p.stem for p in (repo / "lessons").glob("[0-9]*.py"))
+    solutions = solution_sources(repo)
+    env = {**os.environ, "PYTHONPATH": str(repo), "LESSON_OUTPUT": str(folder),
+           "MPLBACKEND": "Agg", "LESSON_FAST": "1" if fast else "0"}
+    seconds = {}
+    for name in names:
+        start = time.perf_counter()
+        run = subprocess.run([sys.executable, str(repo / "lessons" / f"{name}.py")], cwd=repo,
+                             env=env, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RecordingError(f"lesson {name} failed:\n{run.stderr[-3000:]}")
+        text = run.stdout.replace(str(folder), RECORDED).replace(f"{repo}{os.sep}", "")
+        (folder / f"{name}.txt").write_text(printed_solutions_cut(text, solutions, name))
+        seconds[name] = time.perf_counter() - start
+        log(f"  recorded {name} ({seconds[name]:.0f} s)")
+    return seconds
 
 
-def expected_stubs(repo=REPO):
-    """{stub file: its text as the generator makes it}, for every exercise."""
-    from lessons.exercises import EXERCISES
-    sources = solution_sources(repo)
-    texts = {}
-    for exercise_id, exercise in EXERCISES.items():
-        module, name = exercise.student.split(":")
-        path = repo / (module.replace(".", "/") + ".py")
-        current = texts.get(path) or path.read_text()
-        stub = stub_of(sources[exercise_id][1], exercise_id)
-        span = _top_level_span(ast.parse(current), name)
-        if span is None:
-            raise MarkerError(f"{path} has no top-level {name}: add one to regenerate")
-        lines = current.splitlines(keepends=True)
-        texts[path] = "".join(lines[:span[0] - 1]) + stub + "".join(lines[span[1]:])
-    return texts
+def printed_solutions_cut(text, solutions, where):
+    """A lesson's output with each solution it printed whole (inspect.getsource) replaced by
+    its stub, as the release prints it before the student writes it. solutions: as
+    solution_sources() gives them. RecordingError when any other line of a solution (20
+    characters or more) is left: no answers in a release."""
+    for exercise_id, (_, region) in solutions.items():
+        node = ast.parse(textwrap.dedent(region)).body[0]        # the one def or class
+        start = (node.decorator_list[0] if node.decorator_list else node).lineno
+        end = node.end_lineno
+        lines = region.splitlines(keepends=True)
+        indent = re.match(r"[ \t]*", lines[start - 1]).group()
+        text = text.replace("".join(lines[start - 1:end]),
+                            _indented(stub_of(region, exercise_id), indent))
+    printed = _stripped_lines(text)
+    leaked = [f"{exercise_id}: {line}" for exercise_id, (_, region) in solutions.items()
+              for line in _stripped_lines(region) - _stripped_lines(stub_of(region, exercise_id))
+              if len(line) >= 20 and line in printed]
+    if leaked:
+        raise RecordingError(f"lesson {where} prints solution lines:\n" + "\n".join(leaked))
+    return text
 
 
-def write_stubs(repo=REPO):
-    """Rewrite every stub in lessons/exercises/ from the library; returns the files changed."""
-    changed = []
-    for path, text in expected_stubs(repo).items():
-        if path.read_text() != text:
-            path.write_text(text)
-            changed.append(path)
-    return changed
+def _stripped_lines(text):
+    return {line.strip() for line in text.splitlines()}
 
 
 def make_autograder(out_zip, repo=REPO):
@@ -316,15 +343,20 @@ def main(argv=None):
                                      description="write a student copy without solutions")
     parser.add_argument("dest", nargs="?", help="new folder for the student copy")
     parser.add_argument("--stubs", action="store_true",
-                        help="rewrite the stubs in lessons/exercises/ from the library")
+                        help="write the missing stubs in lessons/exercises/ from the library")
     parser.add_argument("--autograder", metavar="OUT.zip",
                         help="write Gradescope's autograder zip")
     parser.add_argument("--diff", nargs=2, metavar=("OLD", "NEW"),
                         help="list what changed between two releases")
+    parser.add_argument("--recorded", nargs="?", const="fast", choices=("fast", "full"),
+                        help="with DEST: also record every lesson's output, run on this "
+                             "library, in DEST/lessons/recorded/ (fast mode unless 'full')")
     args = parser.parse_args(argv)
     if sum((args.stubs, bool(args.dest), bool(args.autograder), bool(args.diff))) != 1:
         parser.error("give one of DEST (a new folder), --stubs, --autograder OUT.zip or "
                      "--diff OLD NEW")
+    if args.recorded and not args.dest:
+        parser.error("--recorded goes with DEST (a new folder for the student copy)")
     try:
         if args.diff:
             print("\n".join(release_diff(*args.diff)))
@@ -335,12 +367,19 @@ def main(argv=None):
                   f"autograder on Gradescope")
             return
         if args.stubs:
-            changed = write_stubs()
-            print(f"{len(changed)} stub files rewritten" +
-                  "".join(f"\n  {p.relative_to(REPO)}" for p in changed))
+            from lessons.stubs import write_stubs     # (stubs.py imports this module)
+            written, kept = write_stubs()
+            print("".join(f"wrote {p.relative_to(REPO)}\n" for p in written) +
+                  "".join(f"kept  {p.relative_to(REPO)} (yours: never overwritten)\n"
+                          for p in kept) + "grade one with:  python -m pytest --exercise 1.1")
             return
         holes = make_release(args.dest)
-    except (MarkerError, FileExistsError, FileNotFoundError) as e:
+        if args.recorded:
+            print(f"recording every lesson's output ({args.recorded} mode) in "
+                  f"{Path(args.dest) / RECORDED}:")
+            seconds = record_lessons(args.dest, fast=args.recorded == "fast")
+            print(f"  {len(seconds)} lessons in {sum(seconds.values()):.0f} s")
+    except (MarkerError, RecordingError, FileExistsError, FileNotFoundError) as e:
         sys.exit(f"release: {e}")
     print(f"wrote a student release to {args.dest}: {len(holes)} exercises cut out")
     for exercise_id, files in sorted(holes.items()):

@@ -10,10 +10,14 @@ student's code in place of the library's, and ends with a short report: which pr
 passed, which failed, and what to reread. ``--exercise all`` grades every exercise;
 ``--results results.json`` also writes Gradescope's results file.
 
+The stubs are generated from the library's own contracts (lessons/stubs.py), never
+committed: ``python -m lessons.release --stubs`` writes the files here for you to fill in;
+until one exists, grading uses the same stub made in memory (so it grades as unwritten).
 In a student release (``python -m lessons.release DIR``) there are no stubs: the holes are
 in the library itself, and the same command grades the library.
 """
 import importlib
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,7 +33,7 @@ class Exercise(NamedTuple):
 # the convolutions) than for one-line ops.
 POINTS = {"1.1": 2, "1.2": 3, "2.1": 2, "3.1": 2, "3.2": 3, "3.3": 3, "4.1": 3, "5.1": 4,
           "6.1": 1, "6.2": 2, "6.3": 1, "6.4": 1, "6b.1": 2, "7.1": 3, "8.1": 1, "9.1": 2,
-          "9.2": 1, "10.1": 1, "12.1": 3}
+          "9.2": 1, "10.1": 1, "10.2": 2, "12.1": 3}
 
 
 EXERCISES = {
@@ -85,6 +89,9 @@ EXERCISES = {
     "10.1": Exercise("pix2pix.training.schedule:linear_factor",
                      "lessons.exercises.ex10_training:linear_factor",
                      "lesson 10, section 2b (the learning-rate schedule)"),
+    "10.2": Exercise("pix2pix.models.pix2pix_model:discriminator_loss",
+                     "lessons.exercises.ex10_training:discriminator_loss",
+                     "lesson 10, section 2c (D's step: halved, G's output detached)"),
     "12.1": Exercise("nn.ops.syncbatchnorm:SyncBatchNormFunction",
                      "lessons.exercises.ex12_data_parallel:SyncBatchNormFunction",
                      "lesson 12, sections 3 and 4 (the all-reduced sums)"),
@@ -101,4 +108,14 @@ def load(exercise_id, student=False):
     where = EXERCISES[exercise_id].student if student and not RELEASE \
         else EXERCISES[exercise_id].reference
     module_name, name = where.split(":")
-    return getattr(importlib.import_module(module_name), name)
+    if student and not RELEASE and not (Path(__file__).parent / (
+            module_name.rpartition(".")[2] + ".py")).exists():
+        from lessons.stubs import student_module  # not written yet: the stub, made in memory
+        module = sys.modules.get(module_name) or student_module(module_name)
+    else:
+        module = importlib.import_module(module_name)
+    if not hasattr(module, name):
+        raise AttributeError(f"{module.__file__} has no {name} (exercise {exercise_id}): rename "
+                             f"yours, or move the file away and run python -m lessons.release "
+                             f"--stubs to write a fresh stub")
+    return getattr(module, name)

@@ -1,7 +1,7 @@
 """Activation functions and dropout."""
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import fuse, get_array_module
 from ..tensor import Function
 
 
@@ -15,7 +15,13 @@ class ReLUFunction(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved
-        return grad * (out > 0)
+        return _masked(grad, out)
+
+
+@fuse
+def _masked(xp, grad, out):
+    """grad where out > 0, else 0: one kernel on a GPU."""
+    return grad * (out > 0)
 
 
 ### BEGIN SOLUTION 6.1
@@ -51,6 +57,38 @@ class LeakyReLUFunction(Function):
         local *= grad
         return local
 ### END SOLUTION
+
+
+### BEGIN FAST 6.1: FusedLeakyReLUFunction = LeakyReLUFunction
+@fuse
+def _leaky(xp, x, slope):
+    return xp.maximum(x, x * slope)
+
+
+@fuse
+def _leaky_grad(xp, grad, out, one_minus_slope, slope):
+    return ((out > 0) * one_minus_slope + slope) * grad
+
+
+class FusedLeakyReLUFunction(Function):
+    """LeakyReLUFunction's numbers for 0 <= slope <= 1 in one device operation each way
+    (tested equal). For such slopes y = max(x, slope * x) is > 0 exactly where x > 0, so
+    the backward reads its mask from y, which the graph keeps anyway (the next layer's
+    input): no separate mask pass."""
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        slope = x.dtype.type(negative_slope)
+        out = _leaky(x, slope)
+        ctx.save_for_backward(out)
+        ctx.slope = negative_slope
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return _leaky_grad(grad, out, grad.dtype.type(1 - ctx.slope), grad.dtype.type(ctx.slope))
+### END FAST
 
 
 ### BEGIN SOLUTION 6.3
@@ -126,7 +164,8 @@ class DropoutFunction(Function):
         if generator is None:
             generator = np.random.default_rng()
         keep = generator.random(x.shape, dtype=np.float32) >= p
-        mask = xp.asarray(keep, dtype=x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        # scaled on the host, where the noise is drawn: one copy to the device, no launch
+        mask = xp.asarray(keep * x.dtype.type(1.0 / (1.0 - p)), dtype=x.dtype)
         ctx.save_for_backward(mask)  # the scaled mask: backward is one multiply
         return x * mask
 
@@ -142,7 +181,9 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLUFunction.apply(x, negative_slope=negative_slope)
+    fast = 0 <= negative_slope <= 1   # where max(x, slope * x) is leaky ReLU
+    return (FusedLeakyReLUFunction if fast else LeakyReLUFunction).apply(
+        x, negative_slope=negative_slope)
 
 
 def tanh(x):

@@ -2,20 +2,22 @@
 
 ``im2col_reference`` / ``col2im_reference`` are the textbook form (lesson 3): pad, then
 one strided-slice copy per kernel offset. ``im2col`` / ``col2im`` compute exactly the same
-arrays faster (tested equal in tests/nn/test_teaching_forms.py); the library runs those.
-In a student release ``im2col`` is the student's ``im2col_reference`` (exercise 3.1).
+arrays in fewer device operations (tested equal in tests/nn/test_teaching_forms.py); the
+library runs those. In a student release ``im2col`` is the student's ``im2col_reference``
+(exercise 3.1).
 
 For a k x k kernel, the reference copies, for every kernel offset (i, j), the input
 pixels that offset touches into a column matrix, as k*k strided slice copies (no Python
 loop over pixels, no scatter). ``col2im`` is its adjoint: it adds the columns back.
 
-With stride s, offset (i, j) reads every s-th pixel. Reading (or adding into) every s-th
-float is slow, so the fast forms first split the zero-padded image into its s*s *phases*
-``x_pad[:, :, a::s, b::s]``: offset (i, j) then touches a plain contiguous block of phase
-(i % s, j % s), starting at row i // s, column j // s. All k*k blocks are then one strided
-view of the phases (``nn.backend.as_strided``), copied once: on a GPU every copy is a
-kernel launch, so im2col costs s*s + 2 launches instead of k*k + s*s + 1, and col2im
-(k/s)^2 + 2. Both run unchanged on NumPy and CuPy.
+The fast forms use that every one of those slices is a view of the same padded image
+with fixed strides: col[c, i, j, n, y, x'] = x_pad[n, c, y*s + i, x'*s + j] is ONE strided
+view (``nn.backend.as_strided``), so im2col is a pad and one copy, two device operations
+instead of k*k + 1 (on a GPU every operation is a kernel launch that costs the host
+5-10 us). col2im cannot add all k*k offsets at once, because they overlap; but the s*s
+offsets i = qi*s + ri, j = qj*s + rj that share (qi, qj) land on disjoint pixels, so one
+add through one strided view places all of them: (k/s)^2 adds, 4 for a 4x4 kernel with
+stride 2. Both run unchanged on NumPy and CuPy.
 """
 from ..backend import as_strided, get_array_module
 
@@ -70,91 +72,57 @@ def col2im_reference(col, x_shape, stride, padding):
     return x_pad[:, :, p:p + h, p:p + w]     # what fell on the padding is dropped
 
 
-def _phase_slices(size, stride, padding):
-    """Where input rows a0, a0 + s, a0 + 2s, ... go: padded, row a0 + t*s is row
-    a0 + p + t*s, which is row (a0 + p) // s + t of phase (a0 + p) % s.
-    Returns (a0, phase, slice of that phase's rows) for a0 = 0 .. s-1 (columns alike)."""
-    out = []
-    for a0 in range(stride):
-        first, count = (a0 + padding) // stride, len(range(a0, size, stride))
-        out.append((a0, (a0 + padding) % stride, slice(first, first + count)))
-    return out
-
-
-def _phase_shape(x_shape, kernel_size, stride, padding):
-    """(s, s, C, N, Hq, Wq): the phases of the padded input, channels first (col's order)."""
-    n, c, h, w = x_shape
-    ho = conv_output_size(h, kernel_size, stride, padding)
-    wo = conv_output_size(w, kernel_size, stride, padding)
-    # Rows of a phase: enough for the last kernel offset (row (k-1)//s + Ho - 1) and
-    # for the last input row.
-    hq = max(ho + (kernel_size - 1) // stride, (h - 1 + padding) // stride + 1)
-    wq = max(wo + (kernel_size - 1) // stride, (w - 1 + padding) // stride + 1)
-    return (stride, stride, c, n, hq, wq), ho, wo
-
-
-def _phases_of(x, kernel_size, stride, padding):
-    """(phases, Ho, Wo): phases[a, b, c, n, t, u] = x_padded[n, c, t*s + a, u*s + b], the
-    padding 0. One zero fill and s*s strided copies, each reading every s-th pixel once."""
-    xp = get_array_module(x)
-    s = stride
-    shape, ho, wo = _phase_shape(x.shape, kernel_size, s, padding)
-    phases = xp.zeros(shape, dtype=x.dtype)
-    for a0, a, rows in _phase_slices(x.shape[2], s, padding):
-        for b0, b, cols in _phase_slices(x.shape[3], s, padding):
-            phases[a, b, :, :, rows, cols] = x[:, :, a0::s, b0::s].transpose(1, 0, 2, 3)
-    return phases, ho, wo
+def _offsets_view(x_pad, k, stride, ho, wo):
+    """The view V[c, i, j, n, y, x'] = x_pad[n, c, y*stride + i, x'*stride + j] of a padded
+    (N, C, Hp, Wp) image, for i, j < k and every output pixel: no copy, no launch."""
+    n, c = x_pad.shape[:2]
+    st = x_pad.strides
+    return as_strided(x_pad, (c, k, k, n, ho, wo),
+                      (st[1], st[2], st[3], st[0], st[2] * stride, st[3] * stride))
 
 
 ### BEGIN FAST 3.1: im2col = im2col_reference
 def im2col(x, kernel_size, stride, padding):
-    """x: (N, C, H, W) -> col: (C, k, k, N, Ho, Wo).
+    """x: (N, C, H, W) -> col: (C, k, k, N, Ho, Wo), im2col_reference's array.
 
     col[c, i, j, n, y, x'] = x_padded[n, c, y * stride + i, x' * stride + j].
     Reshaped to (C*k*k, N*Ho*Wo) it multiplies a weight reshaped to (C_out, C*k*k).
-
-    Write i = qi*s + ri: col[c, i, j, n, y, x'] = phases[ri, rj, c, n, qi + y, qj + x'],
-    a plain strided view of the phases, copied once. k rounds up to q*s offsets (the extra
-    ones stay inside the phases) and are cut off again when s does not divide k.
+    All k*k slices of the reference are one strided view of the padded image: pad, then
+    copy that view once.
     """
     xp = get_array_module(x)
-    k, s = kernel_size, stride
-    q = -(-k // s)                                  # offsets per phase: ceil(k / s)
-    phases, ho, wo = _phases_of(x, k, s, padding)   # (s, s, C, N, Hq, Wq)
-    st = phases.strides
-    view = as_strided(phases, (x.shape[1], q, s, q, s, x.shape[0], ho, wo),
-                      (st[2], st[4], st[0], st[5], st[1], st[3], st[4], st[5]))
-    col = xp.ascontiguousarray(view).reshape(x.shape[1], q * s, q * s, x.shape[0], ho, wo)
-    return col if q * s == k else xp.ascontiguousarray(col[:, :k, :k])
+    k, s, p = kernel_size, stride, padding
+    ho, wo = conv_output_size(x.shape[2], k, s, p), conv_output_size(x.shape[3], k, s, p)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    return xp.ascontiguousarray(_offsets_view(x_pad, k, s, ho, wo))
 ### END FAST
 
 
 def col2im(col, x_shape, stride, padding):
     """The adjoint of im2col: col (C, k, k, N, Ho, Wo) -> x (N, C, H, W), overlaps summed.
 
-    The offsets i = qi*s + ri that share qi land on the same rows of different phases, so
-    one add per (qi, qj) places all s*s of them; then one copy interleaves the phases
-    back into the padded image, and the padding is cut off (a view).
+    Offsets i = qi*s + ri with the same qi (ri = 0 .. s-1) meet different rows (a kernel
+    position's rows y*s + qi*s + ri differ in ri), likewise columns: so for each (qi, qj)
+    one add through a strided view of the padded image places s*s offsets at once,
+    (k/s)^2 adds in all (k rounded up to a multiple of s with zero columns). What fell
+    on the padding is cut off (a view).
     """
     xp = get_array_module(col)
-    c, k, _, n = col.shape[:4]
+    c, k, _, n, ho, wo = col.shape
     s = stride
-    q = -(-k // s)
-    shape, ho, wo = _phase_shape(x_shape, k, s, padding)
+    q = -(-k // s)                                  # offsets per phase: ceil(k / s)
     if q * s != k:                                  # round k up with zero columns
         padded = xp.zeros((c, q * s, q * s, n, ho, wo), dtype=col.dtype)
         padded[:, :k, :k] = col
         col = padded
-    # by_offset[qi, qj, ri, rj, c, n, y, x'] = col[c, qi*s + ri, qj*s + rj, n, y, x']
-    by_offset = col.reshape(c, q, s, q, s, n, ho, wo).transpose(1, 3, 2, 4, 0, 5, 6, 7)
-    phases = xp.zeros(shape, dtype=col.dtype)       # (s, s, C, N, Hq, Wq)
+    # by_offset[qi, qj, c, ri, rj, n, y, x'] = col[c, qi*s + ri, qj*s + rj, n, y, x']
+    by_offset = col.reshape(c, q, s, q, s, n, ho, wo).transpose(1, 3, 0, 2, 4, 5, 6, 7)
+    h, w = x_shape[2] + 2 * padding, x_shape[3] + 2 * padding
+    image = xp.zeros((n, c, max(h, (ho + q - 1) * s), max(w, (wo + q - 1) * s)),
+                     dtype=col.dtype)
     for qi in range(q):
         for qj in range(q):
-            block = phases[:, :, :, :, qi:qi + ho, qj:qj + wo]
-            block += by_offset[qi, qj]   # not phases[...] +=: that also writes block back
-    # Interleave in one copy: the padded image's row t*s + a, column u*s + b is
-    # phases[a, b, :, :, t, u]; written through a strided view of the image, read in order.
-    image = xp.empty((n, c, shape[4] * s, shape[5] * s), dtype=col.dtype)
-    st = image.strides
-    as_strided(image, shape, (st[2], st[3], st[1], st[0], st[2] * s, st[3] * s))[...] = phases
+            # the s*s offsets (qi*s + ri, qj*s + rj): pixel (y*s + qi*s + ri, ...)
+            block = _offsets_view(image[:, :, qi * s:, qj * s:], s, s, ho, wo)
+            block += by_offset[qi, qj]      # block is a view: this adds into the image
     return image[:, :, padding:padding + x_shape[2], padding:padding + x_shape[3]]

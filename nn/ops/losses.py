@@ -1,5 +1,5 @@
 """Losses, each averaged over every element (PyTorch's reduction="mean")."""
-from ..backend import get_array_module
+from ..backend import fuse, get_array_module
 from ..tensor import Function, Tensor
 from .activations import stable_sigmoid
 
@@ -35,6 +35,39 @@ class BCEWithLogitsFunction(Function):
         grad_t = -x * scale if ctx.needs_input_grad[1] else None
         return grad_x, grad_t
 ### END SOLUTION
+
+
+### BEGIN FAST 9.1: FusedBCEWithLogitsFunction = BCEWithLogitsFunction
+@fuse
+def _bce_terms(xp, x, target):
+    """-t log s(x) - (1 - t) log(1 - s(x)) per element, written so that exp never overflows."""
+    return xp.maximum(x, 0) - x * target + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+@fuse
+def _bce_grad(xp, x, target, scale):
+    """(sigmoid(x) - t) * scale, with sigmoid evaluated as stable_sigmoid does."""
+    e = xp.exp(-xp.abs(x))
+    return (xp.where(x >= 0, 1 / (1 + e), e / (1 + e)) - target) * scale
+
+
+class FusedBCEWithLogitsFunction(Function):
+    """BCEWithLogitsFunction's numbers in fewer device operations (tested equal): one
+    fused kernel and the mean forward, one fused kernel per needed gradient backward."""
+
+    @staticmethod
+    def forward(ctx, x, target):
+        ctx.save_for_backward(x, target)
+        return _bce_terms(x, target).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, target = ctx.saved
+        scale = grad / x.size
+        grad_x = _bce_grad(x, target, scale) if ctx.needs_input_grad[0] else None
+        grad_t = x * -scale if ctx.needs_input_grad[1] else None
+        return grad_x, grad_t
+### END FAST
 
 
 ### BEGIN SOLUTION 9.2
@@ -97,7 +130,7 @@ def binary_cross_entropy_with_logits(input, target):
     """input: logits, any shape; target: same shape, or a number (1.0 real, 0.0 fake)."""
     target = _target_like(target, input)
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    return BCEWithLogitsFunction.apply(input, target)
+    return FusedBCEWithLogitsFunction.apply(input, target)
 
 
 def l1_loss(input, target):

@@ -46,10 +46,10 @@ class SyncBatchNormFunction(Function):
                                 xp.einsum("nchw,nchw->c", x, x, dtype=np.float64),
                                 xp.full(1, x.size // channels, dtype=np.float64)])
         total = allreduce(local)
-        count = float(total[-1])
-        if count < 2:
+        count = total[-1]  # stays where total is: on a GPU, read on the host only if needed
+        if x.size < 2 * channels and float(count) < 2:  # this rank's values alone are too few
             raise ValueError(f"sync_batch_norm: training needs more than 1 value per channel "
-                             f"over all processes, got {count:.0f}")
+                             f"over all processes, got {float(count):.0f}")
         mean = total[:channels] / count
         var = xp.maximum(total[channels:2 * channels] / count - mean * mean, 0)
         if running_mean is not None:

@@ -52,7 +52,8 @@ class ufunc:
 
 def _function(name, np_function):
     def function(*args, **kwargs):
-        if name in _ALLOCATION_ONLY:
+        if name in _ALLOCATION_ONLY:  # empty_like(device array): shaped like its data
+            args = [a._a if isinstance(a, ndarray) else a for a in args]
             return ndarray(np_function(*args, **kwargs))
         return run(name, np_function, args, kwargs)
     function.__name__ = name
@@ -122,6 +123,9 @@ class _Stream:
 class _Device:
     def __init__(self, device=0):
         self.id = device
+
+    def use(self):
+        """Make this the current device (one stand-in device: nothing changes)."""
 
     def synchronize(self):
         sync(None)

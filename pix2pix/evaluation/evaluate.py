@@ -31,7 +31,6 @@ from pix2pix.evaluation.metrics import evaluate_pairs
 from pix2pix.evaluation.visualize import save_image, tensor_to_image, write_gallery
 from pix2pix.files.checkpoint import (
     CheckpointError,
-    disk_error_message,
     first_non_finite,
     read_checkpoint,
     snapshot_path,
@@ -44,10 +43,9 @@ from pix2pix.models.pix2pix_model import paper_inference
 from pix2pix.options.common import (
     add_data_options,
     add_model_options,
-    out_of_memory_message,
     range_errors,
 )
-from pix2pix.options.console import command
+from pix2pix.options.console import answer_errors, command
 from pix2pix.options.port import (
     add_port_common_options,
     default_direction,
@@ -279,22 +277,12 @@ def main(argv=None):
     errors = range_errors(opt)
     if errors:
         raise SystemExit("error: " + "\nerror: ".join(errors))
-    try:
+    def work():
         nn.check_device(opt.device)
         run(opt, given)
-    except (DataError, CheckpointError, RuntimeError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # stdout closed (| head): command() ends quietly
-        raise
-    except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
-        print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
-        return 2
-    except OSError as e:  # an unwritable --results_dir, a full disk
-        print(f"error: {disk_error_message(e, opt.results_dir)} (e.g. another --results_dir)",
-              file=sys.stderr)
-        return 2
-    return 0
+        return 0
+    return answer_errors(work, opt, opt.results_dir, " (e.g. another --results_dir)",
+                         also=(ValueError,))
 
 
 if __name__ == "__main__":

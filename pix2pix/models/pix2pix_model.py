@@ -33,6 +33,36 @@ def gan_loss(logits, target_is_real, gan_mode="vanilla"):
     raise ValueError(f"unknown gan_mode {gan_mode!r}: use vanilla or lsgan")
 
 
+### BEGIN SOLUTION 10.2
+def discriminator_loss(netD, real_A, real_B, fake_B, gan_mode="vanilla", conditional=True):
+    """Exercise 10.2 (lesson 10, section 2c). D's loss in one training step (paper Sec. 3.3):
+    D learns to call the pair (input, target) real and the pair (input, G's output) fake,
+    and its objective is divided by 2 (it slows D down relative to G).
+
+    netD: the discriminator, a Module taking (N, C_D, H, W) and returning logits
+    (N, 1, H', W'), one per patch. real_A: the input x, (N, C_in, H, W); real_B: the target
+    y and fake_B: G(x), both (N, C_out, H, W); fake_B is still attached to G's graph (the G
+    step uses it next). conditional=True: D sees a pair, input and image concatenated along
+    the channels, input first (C_D = C_in + C_out); conditional=False: the image alone
+    (C_D = C_out). Score D's logits with ``gan_loss(logits, target_is_real, gan_mode)``.
+    D scores the fake pair first, then the real one (the official port's order, so that D's
+    BatchNorm running statistics match it).
+    Returns (loss_D, loss_D_real, loss_D_fake): 0-d Tensors; loss_D.backward() must give
+    every parameter of D its gradient and leave G's parameters without one. The inputs are
+    left as they were (the G step reuses fake_B and its graph).
+    Graded: the value of the loss and of its two terms, the conditional and unconditional
+    D, gan_mode lsgan, no gradient reaching G, D's gradients, the fake pair first, inputs
+    left unchanged, on NumPy and CuPy.
+    """
+    fake_B = fake_B.detach()           # a new leaf: D's backward stops here, short of G
+    fake_pair = F.cat([real_A, fake_B], dim=1) if conditional else fake_B
+    real_pair = F.cat([real_A, real_B], dim=1) if conditional else real_B
+    loss_D_fake = gan_loss(netD(fake_pair), False, gan_mode)
+    loss_D_real = gan_loss(netD(real_pair), True, gan_mode)
+    return (loss_D_fake + loss_D_real) * 0.5, loss_D_real, loss_D_fake
+### END SOLUTION
+
+
 @contextlib.contextmanager
 def paper_inference(G):
     """Run G as the paper does at test time (dropout on, BatchNorm on the test batch's
@@ -134,12 +164,11 @@ class Pix2Pix:
         return self._read_back(losses)
 
     def backward_D(self, real_A, real_B, fake_B):
-        """Backpropagate D's loss: real pairs -> 1, fake pairs -> 0, halved (slows D
-        relative to G). fake_B is detached, so no gradient reaches G.
+        """Backpropagate D's loss (discriminator_loss, exercise 10.2: no gradient reaches G).
         Returns {"D_real", "D_fake"}: 0-d arrays, still on the device."""
-        loss_D_fake = gan_loss(self._discriminate(real_A, fake_B.detach()), False, self.gan_mode)
-        loss_D_real = gan_loss(self._discriminate(real_A, real_B), True, self.gan_mode)
-        ((loss_D_fake + loss_D_real) * 0.5).backward()
+        loss_D, loss_D_real, loss_D_fake = discriminator_loss(
+            self.netD, real_A, real_B, fake_B, self.gan_mode, self.conditional_D)
+        loss_D.backward()
         return {"D_real": loss_D_real.data, "D_fake": loss_D_fake.data}
 
     def backward_G(self, real_A, real_B, fake_B):

@@ -57,16 +57,23 @@ class MPIProcesses:
 
     def allreduce_sum(self, array):
         """The element-wise sum of ``array`` over the ranks (NumPy or CuPy, any shape)."""
-        on_gpu = nn.backend.device_of(array) == "cuda"
-        if on_gpu and not self.cuda_aware:
-            return nn.to_device(self.allreduce_sum(nn.to_numpy(array)), "cuda")
-        xp = nn.get_array_module(array)
-        array = xp.ascontiguousarray(array)
-        total = xp.empty_like(array)
-        if on_gpu:  # MPI reads device memory only once the kernels writing it are done
-            nn.backend.synchronize("cuda")
-        self.comm.Allreduce(array, total, op=self.mpi.SUM)
-        return total
+        def reduce(buffer):
+            total = nn.get_array_module(buffer).empty(buffer.shape, dtype=buffer.dtype)
+            self.comm.Allreduce(buffer, total, op=self.mpi.SUM)
+            return total
+        return self._through_mpi(nn.get_array_module(array).ascontiguousarray(array), reduce)
+
+    def _through_mpi(self, array, call):
+        """call(buffer) -> an array, on ``array`` as this MPI can read it. A device array
+        goes down to host memory and the result back up (one copy each way) unless MPI
+        is CUDA-aware: then MPI reads device memory itself, once the kernels writing it
+        are done (MPI does not wait on CuPy's stream)."""
+        if nn.backend.device_of(array) != "cuda":
+            return call(array)
+        if not self.cuda_aware:
+            return nn.to_device(call(nn.to_numpy(array)), "cuda")
+        nn.backend.synchronize("cuda")
+        return call(array)
 
     def any(self, flag):
         """True on every rank when ``flag`` is true on at least one (a stop request)."""
@@ -80,12 +87,16 @@ class MPIProcesses:
         return self.comm.bcast(value, root=0)
 
     def broadcast_networks(self, networks):
-        """Rank 0's parameters and buffers, copied in place into every rank's networks."""
+        """Rank 0's parameters and buffers, copied in place into every rank's networks
+        (one broadcast of a flat buffer per network)."""
+        def broadcast(buffer):
+            self.comm.Bcast(buffer, root=0)
+            return buffer
         for net in networks.values():
-            for array in net.state_dict().values():
-                host = nn.to_numpy(array)
-                self.comm.Bcast(host, root=0)
-                array[...] = nn.to_device(host, nn.backend.device_of(array))
+            arrays = list(net.state_dict().values())
+            flat = self._through_mpi(_flatten(arrays), broadcast)
+            for array, value in zip(arrays, _split(flat, arrays)):
+                array[...] = value
 
     def barrier(self):
         self.comm.Barrier()
@@ -151,6 +162,16 @@ def cuda_aware(mpi):
         return False
 
 
+def how_arrays_travel(group, device):
+    """The start line's note on how the all-reduces carry device arrays ("" on the CPU or
+    in one process): MPI reads GPU memory itself only when it is CUDA-aware."""
+    if group.size <= 1 or device != "cuda":
+        return ""
+    if group.cuda_aware:
+        return ", all-reduce: device buffers passed to MPI (CUDA-aware MPI)"
+    return ", all-reduce: staged through host memory (MPI not CUDA-aware)"
+
+
 def processes():
     """OneProcess, or MPIProcesses when started by mpiexec with more than one process."""
     if processes_from_environment() <= 1:
@@ -164,21 +185,36 @@ def processes():
 
 
 def average_gradients(group, params, losses, net_name):
-    """Replace each gradient by its mean over the ranks (one all-reduce of a flat buffer),
-    and the losses of ``net_name`` ("D_real", ... for "D") by their means (one more, tiny),
-    so that every rank steps on the same gradient and sees the same losses."""
+    """Replace each gradient by its mean over the ranks, and the losses of ``net_name``
+    ("D_real", ... for "D") by theirs, so that every rank steps on the same gradient and
+    sees the same losses: one all-reduce of one flat buffer, gradients then losses. On a
+    GPU the losses (0-d device arrays) never leave it: _read_back reads them later."""
     params = [p for p in params if p.grad is not None]
-    xp = nn.get_array_module(params[0].grad)
-    flat = xp.concatenate([p.grad.ravel() for p in params])
-    flat = group.allreduce_sum(flat)
-    flat /= group.size
-    offset = 0
-    for p in params:
-        p.grad[...] = flat[offset:offset + p.grad.size].reshape(p.grad.shape)
-        offset += p.grad.size
+    grads = [p.grad for p in params]
     names = sorted(k for k in losses if k.startswith(net_name + "_"))
-    means = group.allreduce_sum(np.array([losses[k] for k in names], dtype=np.float64))
-    losses.update({k: np.float64(v / group.size) for k, v in zip(names, means)})
+    xp = nn.get_array_module(*grads)
+    loss_values = [xp.asarray(losses[k], dtype=grads[0].dtype) for k in names]
+    flat = group.allreduce_sum(_flatten(grads + loss_values))
+    flat /= group.size
+    for p, mean in zip(params, _split(flat, grads)):
+        p.grad = mean                                       # a view of flat: no copy
+    loss_means = flat[flat.size - len(names):]
+    losses.update({k: loss_means[i] for i, k in enumerate(names)})  # on the device, 0-d
+
+
+def _flatten(arrays):
+    """One new 1-d array holding ``arrays`` one after the other (a single launch)."""
+    xp = nn.get_array_module(*arrays)
+    return xp.concatenate([xp.reshape(a, -1) for a in arrays])
+
+
+def _split(flat, like):
+    """Views of the 1-d ``flat`` shaped as the arrays of ``like``, in _flatten's order."""
+    views, offset = [], 0
+    for a in like:
+        views.append(flat[offset:offset + a.size].reshape(a.shape))
+        offset += a.size
+    return views
 
 
 def connect(model, group, seed):
@@ -215,9 +251,6 @@ def use_own_share(opt, group):
             raise RuntimeError(f"--gpu_ids {opt.gpu_ids} names {len(ids)} GPUs for more "
                                "processes on this node: list one GPU per process")
         nn.backend.select_gpu(ids[group.local_rank] if len(ids) > 1 else group.local_rank)
-        print("gradients between GPUs: " + ("CUDA-aware MPI" if group.cuda_aware else
-                                            "staged through host memory (MPI is not "
-                                            "CUDA-aware)"))
         return None
     chosen = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     if any(os.environ.get(v) for v in chosen):

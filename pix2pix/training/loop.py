@@ -24,7 +24,6 @@ from pix2pix.evaluation.visualize import plot_losses, save_sample_grid, write_ru
 from pix2pix.files.checkpoint import (
     CheckpointError,
     NonFiniteStateError,
-    disk_error_message,
     experiment_differences,
     load_checkpoint,
     read_checkpoint,
@@ -33,13 +32,14 @@ from pix2pix.files.checkpoint import (
 )
 from pix2pix.files.run_lock import acquire_run_lock, release_run_lock
 from pix2pix.models.pix2pix_model import NonFiniteLossError, Pix2Pix
-from pix2pix.options.common import model_kwargs, out_of_memory_message, parse_train_options
-from pix2pix.options.console import command
+from pix2pix.options.common import model_kwargs, parse_train_options
+from pix2pix.options.console import answer_errors, command
 from pix2pix.options.port import default_direction
 from pix2pix.training.distributed import (
     OneProcess,
     connect,
     dropout_stream,
+    how_arrays_travel,
     processes,
     use_own_share,
 )
@@ -179,7 +179,8 @@ class Trainer:
         connect(self.model, self.group, opt.seed)  # rank 0's weights to all, and more
         print(describe_networks(self.model, opt.verbose))
         print(f"processes: {self.group.size}, batch per process: {opt.batch_size}, effective "
-              f"batch: {self.group.size * opt.batch_size}")
+              f"batch: {self.group.size * opt.batch_size}"
+              f"{how_arrays_travel(self.group, opt.device)}")
         self.epoch, self.epoch_iter, self.total_iters = 0, 0, 0
         self.stop = StopRequest()
         self.n_epochs_total = opt.n_epochs + opt.n_epochs_decay
@@ -474,7 +475,7 @@ def main(argv=None):
 
 def train(opt, group):
     """Train with the parsed options on ``group``'s processes; returns the exit status."""
-    try:
+    def work():
         nn.check_device(opt.device)
         threads = use_own_share(opt, group)
         if threads:
@@ -485,19 +486,8 @@ def train(opt, group):
             return trainer.run()
         finally:
             release_run_lock(trainer.run_dir)
-    except (DataError, CheckpointError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # stdout closed (| head): command() ends quietly
-        raise
-    except MemoryError as e:  # CuPy's OutOfMemoryError is a MemoryError
-        print(f"error: {out_of_memory_message(e, opt)}", file=sys.stderr)
-        return 2
-    except OSError as e:  # a folder that cannot be created, a full or read-only disk
-        where = Path(opt.checkpoints_dir) / opt.name
-        print(f"error: {disk_error_message(e, where)}. The last checkpoint (if any) is intact.",
-              file=sys.stderr)
-        return 2
+    return answer_errors(work, opt, Path(opt.checkpoints_dir) / opt.name,
+                         ". The last checkpoint (if any) is intact.")
 
 
 if __name__ == "__main__":

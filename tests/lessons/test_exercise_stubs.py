@@ -2,8 +2,8 @@
 
 Each exercise has one source: one function or class in the library, marked
 ``### BEGIN SOLUTION <id>``, whose docstring is the contract; the stub is generated from
-it (lessons/release.py). The committed stubs must be exactly what the generator makes
-(``python -m lessons.release --stubs`` rewrites them).
+it (lessons/stubs.py), never committed: ``python -m lessons.release --stubs`` writes the
+missing files, and grading uses the same text made in memory until a file exists.
 For each exercise: the student's object imports; calling it (forward AND backward for a
 ``Function``) raises NotImplementedError naming the exercise ("Exercise 3.2"); it has
 exactly the reference's signature, so that the graded tests can call it the same way;
@@ -12,7 +12,11 @@ and at least one test in tests/ is marked ``@pytest.mark.exercise("<id>")``, so 
 """
 import ast
 import inspect
+import os
 import re
+import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -20,9 +24,10 @@ import numpy as np
 import pytest
 
 import nn
-from lessons import exercises, release
+from lessons import exercises, release, stubs
 from nn.tensor import Context
-from tests.paths import TESTS
+from pix2pix.models import define_D
+from tests.paths import REPO, TESTS
 
 IDS = list(exercises.EXERCISES)
 
@@ -60,6 +65,8 @@ EXAMPLE_CALLS = {
     "9.1": lambda BCE: BCE.apply(t64((2, 3)), t64((2, 3), requires_grad=False, seed=1)),
     "9.2": lambda L1: L1.apply(t64((2, 3)), t64((2, 3), seed=1)),
     "10.1": lambda linear_factor: linear_factor(0, 1, 1),
+    "10.2": lambda loss_D: loss_D(define_D("n_layers", 6, ndf=2, n_layers_D=1),
+                                  f32((1, 3, 8, 8)), f32((1, 3, 8, 8)), f32((1, 3, 8, 8))),
     "12.1": lambda SyncBN: SyncBN.apply(t64((2, 3, 2, 2)), t64((3,)), t64((3,)), np.zeros(3),
                                         np.ones(3), lambda a: a, momentum=0.1, eps=1e-5),
 }
@@ -145,10 +152,49 @@ def test_each_exercise_marks_exactly_the_registered_object():
         assert [node.name for node in tree.body] == [name], exercise_id
 
 
-def test_committed_stubs_are_what_the_generator_makes():
-    for path, expected in release.expected_stubs().items():
-        assert path.read_text() == expected, \
-            f"{path.name} differs from the library's contract: python -m lessons.release --stubs"
+@pytest.fixture(scope="module")
+def library_copy(tmp_path_factory):
+    """The library and lessons, copied outside git (where stub files may be written)."""
+    root = tmp_path_factory.mktemp("repo")
+    for folder in ("nn", "pix2pix", "lessons"):
+        shutil.copytree(REPO / folder, root / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "output", "notebooks",
+                                                      "figures", "ex*.py"))
+    return root
+
+
+def test_stub_files_are_never_committed():
+    """One source: the stubs are generated from the library, not stored beside it."""
+    assert not [p for p in release.tracked_files() if p.startswith("lessons/exercises/ex")]
+
+
+def test_generated_stub_modules_define_every_exercise(library_copy):
+    texts = stubs.expected_stubs(library_copy)
+    for exercise_id, exercise in exercises.EXERCISES.items():
+        module, name = exercise.student.split(":")
+        path = library_copy / (module.replace(".", "/") + ".py")
+        namespace = {}
+        exec(compile(texts[path], str(path), "exec"), namespace)
+        assert name in namespace, f"{path.name} lacks {name} ({exercise_id})"
+
+
+def test_stubs_command_writes_missing_files_and_never_overwrites(library_copy):
+    written, kept = stubs.write_stubs(library_copy)
+    assert len(written) == len({e.student.split(":")[0] for e in exercises.EXERCISES.values()})
+    assert kept == []
+    mine = library_copy / "lessons/exercises/ex08_patchgan.py"
+    mine.write_text(mine.read_text().replace('raise NotImplementedError("Exercise 8.1")',
+                                             "return 42  # the student's work"))
+    (library_copy / "lessons/exercises/ex10_training.py").unlink()
+    written, kept = stubs.write_stubs(library_copy)
+    assert [p.name for p in written] == ["ex10_training.py"]
+    assert "return 42  # the student's work" in mine.read_text()
+    # Grading then takes the student's file, not the stub made in memory.
+    run = subprocess.run([sys.executable, "-c", "from lessons import exercises; "
+                          "print(exercises.load('8.1', student=True)([(4, 2)]))"],
+                         cwd=library_copy, env={**os.environ, "PYTHONPATH": str(library_copy)},
+                         capture_output=True, text=True)
+    assert run.stdout.strip() == "42", run.stderr
 
 
 def _docstrings(tree):

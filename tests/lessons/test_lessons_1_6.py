@@ -20,7 +20,7 @@ LESSONS = {
     "01_tensors_and_autograd": ["computation_graph", "gradient_of_x_sin_x", "mul_backward"],
     "02_gradient_checking": ["error_vs_eps", "batchnorm_all_ones_trap"],
     "03_convolution": ["im2col_matrix", "kernels_and_feature_maps", "first_layer_at_init",
-                       "stride_phases"],
+                       "one_strided_view"],
     "04_transposed_convolution": ["conv_matrix_and_transpose", "checkerboard"],
     "05_batch_normalisation": ["histograms_before_after", "running_statistics"],
     "06_activations_and_dropout": ["relu_vs_leaky_relu", "dropout_variance",
@@ -39,7 +39,7 @@ EXERCISES = {
     "07_unet": ["7.1"],
     "08_patchgan": ["8.1"],
     "09_objective": ["9.1", "9.2"],
-    "10_training_on_facades": ["10.1"],
+    "10_training_on_facades": ["10.1", "10.2"],
     "12_data_parallel": ["12.1"],
 }
 ALL_IDS = {i for ids in EXERCISES.values() for i in ids}

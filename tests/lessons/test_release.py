@@ -280,3 +280,110 @@ def test_diff_lists_what_a_newer_release_changes(release, tmp_path):
     assert lines[2:] == ["added    NOTES.md", "changed  nn/optim.py", "removed  test.py"]
     with pytest.raises(FileNotFoundError, match="not a student release"):
         release_diff(dest, tmp_path)
+
+
+# ---------------------------------------------------------------- lessons in a release
+import re  # noqa: E402
+
+from lessons.release import (  # noqa: E402
+    LIBRARY,
+    RECORDED,
+    RecordingError,
+    printed_solutions_cut,
+    record_lessons,
+    tracked_files,
+)
+
+LESSON = "03_convolution"       # short (3 s), and it prints exercise 3.1's source (getsource)
+
+
+def stops_at(lesson, exercise_id, name, recorded=True):
+    """The one line a release's lesson stops with at an exercise not written yet."""
+    where = f"its recorded output is {RECORDED}/{lesson}.txt; " if recorded else ""
+    return (f"lesson {int(lesson[:2])} needs exercise {exercise_id} ({name}), not written yet: "
+            f"{where}grade yours with python -m pytest --exercise {exercise_id}")
+
+
+def run_in(folder, args, output):
+    env = {**os.environ, "PYTHONPATH": str(folder), "LESSON_FAST": "1",
+           "LESSON_OUTPUT": str(output), "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, *args], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def recorded_release(tmp_path_factory):
+    """A release with lesson 3's output recorded (built as --recorded builds every lesson's)."""
+    dest = tmp_path_factory.mktemp("recorded") / "student"
+    make_release(dest)
+    record_lessons(dest, lessons=[LESSON], log=lambda line: None)
+    return dest
+
+
+@pytest.mark.parametrize("which, lesson, line", [
+    ("recorded_release", LESSON, stops_at(LESSON, "3.1", "im2col_reference")),
+    # lesson 2 needs lesson 6's tanh; this release has no recorded output
+    ("release", "02_gradient_checking", stops_at("02_gradient_checking", "6.3", "TanhFunction",
+                                                 recorded=False)),
+], ids=["lesson 3, recorded", "lesson 2, not recorded"])
+def test_a_lesson_stops_at_an_exercise_not_written_with_one_line(which, lesson, line,
+                                                                 request, tmp_path):
+    """Exit status 1 (the lesson did not finish), the one line on stderr, no traceback."""
+    dest = request.getfixturevalue(which)
+    dest = dest[0] if isinstance(dest, tuple) else dest
+    run = run_in(dest, [f"lessons/{lesson}.py"], tmp_path)
+    assert run.returncode == 1 and run.stderr.splitlines() == [line], run.stderr[-3000:]
+
+
+def test_the_notebook_runner_stops_with_the_same_line(recorded_release, tmp_path):
+    pytest.importorskip("nbclient", reason="pip install -e '.[lessons]' (jupytext, nbclient)")
+    import nbformat
+    run = run_in(recorded_release, ["-m", "lessons.notebook", "--execute", "--fast",
+                                    f"lessons/{LESSON}.py", "--out", str(tmp_path)], tmp_path)
+    line = stops_at(LESSON, "3.1", "im2col_reference")
+    assert run.returncode == 1, run.stderr[-3000:]
+    # the kernel may warn on stderr (ipykernel's TCP note); no traceback, one line of ours
+    assert "Traceback" not in run.stderr and line in run.stderr.splitlines(), run.stderr
+    assert not run.stdout.strip()
+    # In Jupyter the failing cell shows the same line, not a traceback.
+    notebook = nbformat.read(str(tmp_path / f"{LESSON}.ipynb"), as_version=4)
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code"
+               for out in cell.get("outputs", [])]
+    assert not [out for out in outputs if out.output_type == "error"]
+    assert outputs[-1].get("name") == "stderr" and outputs[-1].text.strip() == line
+
+
+def test_a_filled_release_runs_the_lesson_to_its_end_showing_the_students_code(tmp_path):
+    dest = tmp_path / "filled"
+    make_release(dest, filled=True)
+    run = run_in(dest, [f"lessons/{LESSON}.py"], tmp_path / "out")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Pictures from this lesson:" in run.stdout
+    # the cell that prints im2col_reference prints the student's (here: the library's) code
+    assert solution_sources()["3.1"][1].strip() in run.stdout
+
+
+def test_recorded_output_has_its_pictures_and_no_answer(recorded_release):
+    """The item-3 grep on the recorded text: no line that the release cuts from the library
+    (solutions and fast forms; 10 characters or more) was printed."""
+    texts = list((recorded_release / RECORDED).glob("*.txt"))
+    assert [p.stem for p in texts] == [LESSON]
+    library = [rel for rel in tracked_files(REPO) if rel.endswith(".py")
+               and rel.startswith(LIBRARY)]
+    cut = {line for rel in library for line in cut_lines((REPO / rel).read_text(), rel)
+           if len(line) >= 10}
+    for path in texts:
+        text = path.read_text()
+        pictures = re.findall(rf"saved ({RECORDED}/\S+\.png)", text)
+        assert len(pictures) == 4 and all((recorded_release / p).is_file() for p in pictures)
+        assert 'raise NotImplementedError("Exercise 3.1")' in text   # the stub, as printed
+        leaked = {line.strip() for line in text.splitlines()} & cut
+        assert not leaked, f"{path.name} prints solution lines: {sorted(leaked)}"
+
+
+def test_recording_refuses_a_printed_solution_line():
+    solutions = solution_sources()
+    region = solutions["3.1"][1]
+    answer = max(set(region.splitlines()) - set(stub_of(region, "3.1").splitlines()), key=len)
+    with pytest.raises(RecordingError, match="prints solution lines"):
+        printed_solutions_cut(f"before\n{answer}\nafter\n", solutions, LESSON)

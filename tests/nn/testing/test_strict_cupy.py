@@ -109,6 +109,15 @@ def test_host_to_device_copies_and_launches_are_counted(dev):
     assert dict(cp.counts.launches) == {"multiply": 1, "add": 1}
 
 
+def test_empty_like_is_a_device_array_shaped_like_its_argument_and_devices_can_be_used(dev):
+    cp.reset_counts()
+    out = cp.empty_like(dev)
+    out[...] = 3.0                                     # writable device memory
+    assert isinstance(out, cp.ndarray) and out.shape == dev.shape and out.dtype == dev.dtype
+    assert cp.counts.launches == {"setitem": 1}        # handing out memory is no kernel
+    cp.cuda.Device(0).use()                            # one process per GPU picks its own
+
+
 def test_fuse_is_one_launch(dev):
     @cp.fuse()
     def affine(x, a, b):

@@ -166,7 +166,7 @@ def test_a_plain_run_never_imports_mpi4py(tmp_path):
 
 
 def test_average_gradients_sends_one_flat_buffer_and_averages_this_nets_losses():
-    """One all-reduce for all of a network's gradients, one for its losses; the other
+    """One all-reduce for all of a network's gradients and its losses together; the other
     net's losses are left alone (they were averaged at its own step)."""
     def rank_step(rank):
         calls = []
@@ -186,7 +186,7 @@ def test_average_gradients_sends_one_flat_buffer_and_averages_this_nets_losses()
         return calls, params[0].grad, losses
 
     for calls, grad, losses in ThreadRanks(2).run(rank_step):
-        assert calls == [10, 1]
+        assert calls == [10 + 1]
         np.testing.assert_array_equal(grad, np.full((2, 3), 3.0))  # (2 + 4) / 2
         assert losses["D_real"] == 0.5 and losses["G_L1"] in (0.0, 1.0)
 
