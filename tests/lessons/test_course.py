@@ -6,6 +6,7 @@ import re
 from collections import Counter
 
 from lessons.exercises import EXERCISES, POINTS
+from lessons.instructors.needs import with_stubs
 from tests.lessons.test_release import release  # noqa: F401  (the built release, a fixture)
 from tests.paths import REPO
 
@@ -16,11 +17,11 @@ LESSONS = sorted(p.name.split("_")[0] for p in (REPO / "lessons").glob("[0-9][0-
 QUESTION = re.compile(r"\bQ(\d\db?)\.(\d+)\b")
 
 
-def table(text, first_column):
-    """The markdown table whose header's first cell is ``first_column``: a list of rows,
-    each a {header: cell} dict."""
+def table(text, header):
+    """The markdown table whose header line starts with ``header``: a list of rows, each a
+    {header cell: cell} dict."""
     lines = text.splitlines()
-    start = lines.index(next(line for line in lines if line.startswith(f"| {first_column} |")))
+    start = lines.index(next(line for line in lines if line.startswith(header)))
     rows = []
     for line in lines[start:]:
         if not line.startswith("|"):
@@ -39,9 +40,10 @@ def hours(cell):
     return float(cell)
 
 
-WEEKS = table(COURSE, "week")
-LESSON_ROWS = {row["lesson"]: row for row in table(COURSE, "lesson")}
-EXERCISE_ROWS = {row["exercise"]: row for row in table(COURSE, "exercise")}
+WEEKS = table(COURSE, "| week |")
+LESSON_ROWS = {row["lesson"]: row for row in table(COURSE, "| lesson | file |")}
+EXERCISE_ROWS = {row["exercise"]: row for row in table(COURSE, "| exercise |")}
+LESSON_RUNS = table(COURSE, "| lesson | runs")
 WEEK_OF_LESSON = {lesson: int(w["week"]) for w in WEEKS for lesson in ids(w["lessons"])}
 WEEK_OF_EXERCISE = {e: int(w["week"]) for w in WEEKS for e in ids(w["graded exercises"])}
 
@@ -61,6 +63,10 @@ def test_every_lesson_file_is_in_exactly_one_week():
     assert sorted(listed) == LESSONS, "the weeks must list every lesson file, and no other"
     assert all(n == 1 for n in listed.values()), f"listed more than once: {listed}"
     assert sorted(LESSON_ROWS) == LESSONS
+    assert sorted(row["lesson"] for row in LESSON_RUNS) == LESSONS
+    for row in LESSON_RUNS:
+        called = ids(row["runs to the end in your copy once these are written"])
+        assert set(called) <= set(EXERCISES), f"lesson {row['lesson']}: {called}"
     for lesson, row in LESSON_ROWS.items():
         assert (REPO / "lessons" / row["file"].strip("`")).name.startswith(f"{lesson}_")
         assert (REPO / "lessons" / row["file"].strip("`")).is_file()
@@ -147,3 +153,16 @@ def test_a_release_ships_the_course_but_not_the_answers(release):  # noqa: F811
     assert not (dest / "lessons" / "instructors").exists()
     assert not any("ANSWERS" in p.name for p in dest.rglob("*"))
     assert not (dest / "tests" / "lessons" / "test_course.py").exists()
+
+
+def test_the_needs_measurement_cuts_out_one_exercise_only():
+    """lessons/instructors/needs.py measures the "needs exercises" column: its copy of a
+    library file must hold one stub, the other solutions, and the release's routes."""
+    conv = with_stubs("nn/ops/conv.py", {"3.3"})
+    assert conv.count("raise NotImplementedError") == 1         # 3.2 and 4.1 stay solved
+    assert 'raise NotImplementedError("Exercise 3.3")' in conv
+    assert "### " not in conv
+    compile(conv, "conv.py", "exec")
+    im2col = with_stubs("nn/ops/im2col.py", {"3.1"})
+    assert 'raise NotImplementedError("Exercise 3.1")' in im2col
+    assert "im2col = im2col_reference" in im2col
