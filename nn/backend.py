@@ -73,7 +73,7 @@ def fuse(function):
     arithmetic of a small layer: a batch norm written as ten array expressions is ten
     launches, fused it is one. The body may use only element-wise arithmetic, comparisons
     and ufuncs of ``xp`` on its arguments (arrays broadcast, scalars), no reductions, no
-    indexing, no in-place updates, and returns one array.
+    indexing, no in-place updates, and returns one array or a tuple of arrays.
     """
     compiled = {}
 

@@ -62,32 +62,32 @@ class LeakyReLUFunction(Function):
 ### BEGIN FAST 6.1: FusedLeakyReLUFunction = LeakyReLUFunction
 @fuse
 def _leaky(xp, x, slope):
-    return xp.maximum(x, x * slope)
+    """(y, mask): y = max(x, slope * x), leaky ReLU for 0 <= slope <= 1, and x > 0."""
+    return xp.maximum(x, x * slope), x > 0
 
 
 @fuse
-def _leaky_grad(xp, grad, out, one_minus_slope, slope):
-    return ((out > 0) * one_minus_slope + slope) * grad
+def _leaky_grad(xp, grad, positive, one_minus_slope, slope):
+    return (positive * one_minus_slope + slope) * grad
 
 
 class FusedLeakyReLUFunction(Function):
     """LeakyReLUFunction's numbers for 0 <= slope <= 1 in one device operation each way
-    (tested equal). For such slopes y = max(x, slope * x) is > 0 exactly where x > 0, so
-    the backward reads its mask from y, which the graph keeps anyway (the next layer's
-    input): no separate mask pass."""
+    (tested equal): the forward writes y and the boolean mask in one kernel, the backward
+    reads the mask (a quarter of y's memory) in another."""
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
-        slope = x.dtype.type(negative_slope)
-        out = _leaky(x, slope)
-        ctx.save_for_backward(out)
+        out, positive = _leaky(x, x.dtype.type(negative_slope))
+        ctx.save_for_backward(positive)
         ctx.slope = negative_slope
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved
-        return _leaky_grad(grad, out, grad.dtype.type(1 - ctx.slope), grad.dtype.type(ctx.slope))
+        (positive,) = ctx.saved
+        return _leaky_grad(grad, positive, grad.dtype.type(1 - ctx.slope),
+                           grad.dtype.type(ctx.slope))
 ### END FAST
 
 
