@@ -15,7 +15,7 @@ What you will see:
   5. how to write your own op as a ``Function`` with ``forward`` and ``backward``.
 
 Run:  python lessons/01_tensors_and_autograd.py      (add --fast for a quick pass)
-Measured run time (2-core CPU shared with other jobs, load 1.1): full 1 s, fast 1 s.
+Measured run time (2-core CPU, nothing else running, load 0.25): full 1 s, fast 1 s.
 """
 # %%
 import matplotlib.pyplot as plt

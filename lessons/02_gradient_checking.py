@@ -14,7 +14,7 @@ lesson builds that comparison piece by piece (all of it is what ``nn.gradcheck``
      BatchNorm, so this bug would sit in every layer of G and D).
 
 Run:  python lessons/02_gradient_checking.py      (add --fast for a quick pass)
-Measured run time (2-core CPU shared with other jobs, load 1.1): full 2 s, fast 1 s.
+Measured run time (2-core CPU, nothing else running, load 0.25): full 1 s, fast 1 s.
 """
 # %%
 import matplotlib.pyplot as plt

@@ -15,7 +15,7 @@ What you will see:
   7. kernels and feature maps on a real facade photo, and the first layer at init.
 
 Run:  python lessons/03_convolution.py      (add --fast for a quick pass)
-Measured run time (2-core CPU shared with other jobs, load 1.2): full 3 s, fast 2 s.
+Measured run time (2-core CPU, nothing else running, load 0.25): full 2 s, fast 2 s.
 """
 # %%
 import inspect

@@ -26,7 +26,7 @@ results.
 
 Run:  python lessons/10_training_on_facades.py
       LESSON_FAST=1 python lessons/10_training_on_facades.py   (64x64 synthetic facades)
-Measured run time (2-core CPU shared with other jobs, load 2.6): full 119 s (2.0 min), fast 9 s.
+Measured run time (2-core CPU, nothing else running, load 0.9): full 103 s (1.7 min), fast 12 s.
 """
 # %%
 import os
@@ -250,7 +250,7 @@ except RuntimeError as error:
 # layout, within about 50 iterations, then stays about flat. The edge strength starts high
 # (an untrained G outputs noise, which is all edges), drops while G settles on a blurry
 # average, then moves a little while L1 stays flat (one full run on the facades printed
-# edge strength 1.72, 0.75, 0.67, 0.74, 0.71 against L1 0.400, 0.342, 0.339, 0.343, 0.342
+# edge strength 1.72, 0.74, 0.65, 0.75, 0.73 against L1 0.400, 0.342, 0.338, 0.343, 0.340
 # at 0, 50, 150, 300 and 600 iterations: read your own columns and the samples, not a
 # promise of steady sharpening). Whatever detail the later samples gain or lose, L1 does
 # not see it. L1 cannot see sharpness. A sharp edge drawn a few

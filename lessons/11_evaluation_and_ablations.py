@@ -21,7 +21,7 @@ mode: 200 iterations each at 64x64 on synthetic facades (unet_64, ngf = ndf = 16
 
 Run:  python lessons/11_evaluation_and_ablations.py
       LESSON_FAST=1 python lessons/11_evaluation_and_ablations.py
-Measured run time (2-core CPU shared with other jobs, load 3.0): full 223 s (3.7 min), fast 22 s.
+Measured run time (2-core CPU, nothing else running, load 2.0): full 190 s (3.2 min), fast 19 s.
 """
 # %%
 import time
