@@ -11,6 +11,22 @@ import numpy as np
 from .backend import get_array_module
 
 
+def flatten(arrays):
+    """One new 1-d array holding ``arrays`` one after the other (a single operation)."""
+    xp = get_array_module(*arrays)
+    return xp.concatenate([xp.reshape(a, -1) for a in arrays])
+
+
+def unflatten(buffer, shapes):
+    """Views of the 1-d ``buffer``, one per shape, in ``flatten``'s order: no copy."""
+    views, offset = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        views.append(buffer[offset:offset + size].reshape(shape))
+        offset += size
+    return views
+
+
 class FlatParameters:
     """params' values in ``self.data`` (1-d, length = their total size); ``p.data`` becomes
     a view of it, so in-place updates of the buffer are updates of the parameters."""
@@ -21,8 +37,7 @@ class FlatParameters:
             raise ValueError(f"the parameters of one optimiser must share a dtype, got "
                              f"{sorted(str(d) for d in dtypes)}")
         self.params = params
-        self.sizes = [p.data.size for p in params]
-        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).tolist()
+        self.size = sum(p.data.size for p in params)           # the buffer's length
         self.data = self.zeros()
         for p, view in zip(params, self.views(self.data)):
             view[...] = p.data                         # once, when the optimiser is built
@@ -35,12 +50,11 @@ class FlatParameters:
 
     def zeros(self):
         """A zero buffer of the flat layout (for optimiser state: Adam's m and v)."""
-        return self.xp.zeros(self.offsets[-1], dtype=self.params[0].data.dtype)
+        return self.xp.zeros(self.size, dtype=self.params[0].data.dtype)
 
     def views(self, buffer):
         """Per-parameter views of a flat ``buffer``, each of its parameter's shape."""
-        return [buffer[start:start + size].reshape(p.shape)
-                for p, start, size in zip(self.params, self.offsets, self.sizes)]
+        return unflatten(buffer, [p.shape for p in self.params])
 
     def attached(self):
         """False once some ``p.data`` was replaced (``Module.to`` after the optimiser), or
@@ -60,6 +74,6 @@ class FlatParameters:
         again while the next backward pass runs (a GPU's pool hands the block back)."""
         if any(p.grad is None for p in self.params):
             return None
-        grad = self.xp.empty(self.offsets[-1], dtype=self.params[0].data.dtype)
+        grad = self.xp.empty(self.size, dtype=self.params[0].data.dtype)
         self.xp.concatenate([p.grad.reshape(-1) for p in self.params], out=grad)
         return grad

@@ -207,7 +207,7 @@ class Adam(Optimizer):
         cached = getattr(self, "_cached_chunks", None)
         if cached is not None and cached[0] is self._flat:
             return cached[1]
-        total = self._flat.offsets[-1]
+        total = self._flat.size
         n = 1 if self._flat.xp is not np or total < 2 ** 16 else min(os.cpu_count() or 1, 4)
         bounds = [total * k // n for k in range(n + 1)]
         chunks = [slice(lo, hi) for lo, hi in zip(bounds, bounds[1:])]

@@ -14,6 +14,7 @@ import threading
 import numpy as np
 
 import nn
+from nn.flat import flatten, unflatten
 from pix2pix.options.port import processes_from_environment
 
 INSTALL = 'pip install -e ".[distributed]"'
@@ -94,8 +95,8 @@ class MPIProcesses:
             return buffer
         for net in networks.values():
             arrays = list(net.state_dict().values())
-            flat = self._through_mpi(_flatten(arrays), broadcast)
-            for array, value in zip(arrays, _split(flat, arrays)):
+            flat = self._through_mpi(flatten(arrays), broadcast)
+            for array, value in zip(arrays, unflatten(flat, [a.shape for a in arrays])):
                 array[...] = value
 
     def barrier(self):
@@ -194,27 +195,12 @@ def average_gradients(group, params, losses, net_name):
     names = sorted(k for k in losses if k.startswith(net_name + "_"))
     xp = nn.get_array_module(*grads)
     loss_values = [xp.asarray(losses[k], dtype=grads[0].dtype) for k in names]
-    flat = group.allreduce_sum(_flatten(grads + loss_values))
+    flat = group.allreduce_sum(flatten(grads + loss_values))
     flat /= group.size
-    for p, mean in zip(params, _split(flat, grads)):
+    for p, mean in zip(params, unflatten(flat, [g.shape for g in grads])):
         p.grad = mean                                       # a view of flat: no copy
     loss_means = flat[flat.size - len(names):]
     losses.update({k: loss_means[i] for i, k in enumerate(names)})  # on the device, 0-d
-
-
-def _flatten(arrays):
-    """One new 1-d array holding ``arrays`` one after the other (a single launch)."""
-    xp = nn.get_array_module(*arrays)
-    return xp.concatenate([xp.reshape(a, -1) for a in arrays])
-
-
-def _split(flat, like):
-    """Views of the 1-d ``flat`` shaped as the arrays of ``like``, in _flatten's order."""
-    views, offset = [], 0
-    for a in like:
-        views.append(flat[offset:offset + a.size].reshape(a.shape))
-        offset += a.size
-    return views
 
 
 def connect(model, group, seed):
