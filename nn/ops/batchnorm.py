@@ -119,7 +119,7 @@ def _batch_grad_x(xp, grad, x_centered, gamma, sum_sq, inv_count, eps, grad_sum,
 
 class FusedBatchNormFunction(Function):
     """BatchNormFunction's numbers in fewer device operations (tested equal in
-    tests/nn/test_teaching_forms.py): the training forward is a mean, one subtraction, one
+    tests/nn/test_fused_forms.py): the training forward is a mean, one subtraction, one
     sum of squares and one fused normalise-scale-shift (plus two small fused kernels and
     their copies for the running statistics); the backward two sums and two fused
     kernels. It saves x - mean and the sum of squares, not x_hat: no pass normalises twice."""
@@ -128,8 +128,8 @@ class FusedBatchNormFunction(Function):
     def forward(ctx, x, gamma, beta, running_mean=None, running_var=None,
                 training=True, momentum=0.1, eps=1e-5):
         xp = get_array_module(x)
-        count = x.size // x.shape[1]
         if training:
+            count = x.size // x.shape[1]
             if count < 2:
                 raise ValueError(f"batch_norm: training needs more than 1 value per channel, "
                                  f"got input of shape {tuple(x.shape)}")
@@ -143,7 +143,7 @@ class FusedBatchNormFunction(Function):
         else:  # running_var plays sum_sq with a count of 1
             x_centered, sum_sq, inv_count = x - _per_channel(running_mean), running_var, 1
         ctx.save_for_backward(x_centered, gamma, sum_sq)
-        ctx.training, ctx.count, ctx.inv_count, ctx.eps = training, count, inv_count, eps
+        ctx.training, ctx.inv_count, ctx.eps = training, inv_count, eps
         return _normalise(x_centered, _per_channel(sum_sq), inv_count, eps, _per_channel(gamma),
                           _per_channel(beta))
 
@@ -153,7 +153,7 @@ class FusedBatchNormFunction(Function):
         x_centered, gamma, sum_sq = ctx.saved
         grad_beta = grad.sum(axis=_AXES)
         grad_dot = xp.einsum("nchw,nchw->c", grad, x_centered)    # sum of g * (x - mean)
-        batch_inv_count = 1 / ctx.count if ctx.training else 0   # eval: nothing to remove
+        batch_inv_count = ctx.inv_count if ctx.training else 0   # eval: nothing to remove
         grad_x = _batch_grad_x(grad, x_centered, _per_channel(gamma), _per_channel(sum_sq),
                                ctx.inv_count, ctx.eps, _per_channel(grad_beta),
                                _per_channel(grad_dot), batch_inv_count)

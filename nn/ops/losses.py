@@ -46,9 +46,8 @@ def _bce_terms(xp, x, target):
 
 @fuse
 def _bce_grad(xp, x, target, scale):
-    """(sigmoid(x) - t) * scale, with sigmoid evaluated as stable_sigmoid does."""
-    e = xp.exp(-xp.abs(x))
-    return (xp.where(x >= 0, 1 / (1 + e), e / (1 + e)) - target) * scale
+    """(sigmoid(x) - t) * scale."""
+    return (stable_sigmoid(x, xp) - target) * scale
 
 
 class FusedBCEWithLogitsFunction(Function):
