@@ -15,15 +15,20 @@ import pytest
 import nn
 import nn.functional as F
 from nn.gradcheck import GradcheckError
-from nn.ops.activations import TanhFunction
+from nn.ops.activations import FusedLeakyReLUFunction, TanhFunction
 from nn.ops.arithmetic import ExpFunction
-from nn.ops.batchnorm import BatchNormFunction
+from nn.ops.batchnorm import BatchNormFunction, FusedBatchNormFunction
 from nn.ops.conv import (
     Conv2dAsTransposeFunction,
     Conv2dFunction,
     ConvTranspose2dFunction,
 )
-from nn.ops.losses import BCEWithLogitsFunction, L1LossFunction, MSELossFunction
+from nn.ops.losses import (
+    BCEWithLogitsFunction,
+    FusedBCEWithLogitsFunction,
+    L1LossFunction,
+    MSELossFunction,
+)
 from nn.ops.padding import Crop2dFunction, ReflectionPad2dFunction
 from nn.tensor import Function
 
@@ -134,6 +139,13 @@ def test_leaky_relu_forward_and_gradcheck(implementation, xp, rng, slope):
     y = LeakyReLUFunction.apply(x, negative_slope=slope)
     np.testing.assert_allclose(nn.to_numpy(y.data), np.where(x_np > 0, x_np, slope * x_np))
     nn.gradcheck(lambda x: LeakyReLUFunction.apply(x, negative_slope=slope), [x])
+
+
+@pytest.mark.parametrize("slope", [0.2, 0.0, 1.0])
+def test_fused_leaky_relu_gradcheck(xp, rng, slope):
+    """The form the library runs (tests/nn/test_fused_forms.py: equal to the textbook)."""
+    x = t64(xp, away_from_zero(rng, (2, 3, 4)))
+    nn.gradcheck(lambda x: FusedLeakyReLUFunction.apply(x, negative_slope=slope), [x])
 
 
 @pytest.mark.exercise("6.1", "float32 stays float32")
@@ -293,6 +305,14 @@ def test_batch_norm_gradcheck(implementation, xp, rng, mode):
     assert np.abs(nn.to_numpy(inputs[0].grad)).max() > 1e-2
 
 
+@pytest.mark.parametrize("mode", ["training", "eval"])
+def test_fused_batch_norm_gradcheck(xp, rng, mode):
+    """The form the library runs (tests/nn/test_fused_forms.py: equal to the textbook)."""
+    fn, inputs = batch_norm_case(FusedBatchNormFunction, xp, rng, training=mode == "training")
+    nn.gradcheck(fn, inputs)
+    assert np.abs(nn.to_numpy(inputs[0].grad)).max() > 1e-2
+
+
 # --- losses ---------------------------------------------------------------------------
 
 def bce_case(BCE, xp, rng, target_requires_grad=False):
@@ -313,6 +333,13 @@ def test_bce_with_logits_gradcheck(implementation, xp, rng, target_requires_grad
     fn, inputs = bce_case(implementation, xp, rng, target_requires_grad)
     nn.gradcheck(fn, inputs)
     assert np.all(np.isfinite(nn.to_numpy(inputs[0].grad)))
+
+
+@pytest.mark.parametrize("target_requires_grad", [False, True], ids=["logits", "and-target"])
+def test_fused_bce_with_logits_gradcheck(xp, rng, target_requires_grad):
+    """The form the library runs (tests/nn/test_fused_forms.py: equal to the textbook)."""
+    fn, inputs = bce_case(FusedBCEWithLogitsFunction, xp, rng, target_requires_grad)
+    nn.gradcheck(fn, inputs)
 
 
 def l1_case(L1, xp, rng):
@@ -450,7 +477,9 @@ BREAKABLE = {
         F_, xp, rng, **AS_TRANSPOSE_CASES["4x4-p1-8to1"]), 3),
     "conv_transpose2d": (ConvTranspose2dFunction, conv_transpose2d_case, 3),
     "batch_norm": (BatchNormFunction, batch_norm_case, 3),
+    "fused_batch_norm": (FusedBatchNormFunction, batch_norm_case, 3),
     "bce_with_logits": (BCEWithLogitsFunction, bce_case, 1),
+    "fused_bce_with_logits": (FusedBCEWithLogitsFunction, bce_case, 1),
     "l1_loss": (L1LossFunction, l1_case, 2),
     "mse_loss": (MSELossFunction, mse_case, 2),
     "reflection_pad2d": (ReflectionPad2dFunction, reflection_pad_case, 1),
