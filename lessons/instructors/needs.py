@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from lessons.exercises import EXERCISES
-from lessons.release import REPO, _indented, _regions, make_release, solution_sources, stub_of
+from lessons.release import REPO, make_release, solution_sources, strip_solutions
 
 ORDER = list(EXERCISES)
 
@@ -28,17 +28,7 @@ ORDER = list(EXERCISES)
 def with_stubs(rel, cut):
     """The release's text of library file ``rel`` with the exercises in ``cut`` cut out and
     every other solution in place."""
-    out = []
-    for piece in _regions((REPO / rel).read_text(), rel):
-        if isinstance(piece, str):
-            out.append(piece)
-        elif piece[0] == "fast":                   # routed to the textbook form, as released
-            out.append(f"{piece[1]['indent']}{piece[1]['route']}\n")
-        elif piece[1]["id"] in cut:
-            out.append(_indented(stub_of(piece[2], piece[1]["id"]), piece[1]["indent"]))
-        else:
-            out.append(piece[2])
-    return "".join(out)
+    return strip_solutions((REPO / rel).read_text(), rel, filled=set(EXERCISES) - set(cut))[0]
 
 
 def run(folder, args, timeout=900):
