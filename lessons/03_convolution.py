@@ -253,7 +253,9 @@ axes[0].set_title("padded 8x8 image: offsets (0, 0) red, (1, 2) blue\n"
 rows = np.lib.stride_tricks.as_strided(padded, (k, k, ho, ho), (padded.strides[0],
                                        padded.strides[1], s * padded.strides[0],
                                        s * padded.strides[1])).reshape(k * k, ho * ho)
-axes[1].imshow(rows, cmap="viridis")
+axes[1].imshow(rows, cmap="Pastel2", aspect="auto")
+for (r, c_), v in np.ndenumerate(rows):                      # which padded pixel each entry is
+    axes[1].text(c_, r, v, ha="center", va="center", fontsize=6)
 axes[1].set_title("the same view as im2col's matrix:\n16 offsets x 9 output pixels", fontsize=9)
 for ax in axes:
     ax.set_xticks([])
