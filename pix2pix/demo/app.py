@@ -109,9 +109,13 @@ def build_app(translator, title, brush, examples=(), live=True, eval_mode=False)
         if live:  # a stroke is an input event; Clear and the examples are changes
             gr.on([editor.input, editor.change], translate_canvas, inputs, output,
                   api_visibility="private", trigger_mode="always_last", show_progress="hidden")
-        clear.click(lambda: blank, None, editor, api_visibility="private")
+        # No progress overlay on the canvas for these instant loads: Gradio's overlay could
+        # stay up after the picture arrived ("processing" forever), covering the canvas.
+        clear.click(lambda: blank, None, editor, api_visibility="private",
+                    show_progress="hidden")
         if examples:
-            gallery.select(load_example, None, editor, api_visibility="private")
+            gallery.select(load_example, None, editor, api_visibility="private",
+                           show_progress="hidden")
         upload.upload(translate, [upload, mode, seed], output, api_name="translate")
     return app
 

@@ -69,13 +69,35 @@ def wait_for_new_output(page, before):
     return output_source(page)
 
 
+def canvas_pixels(page):
+    """A PNG of the canvas as the page shows it."""
+    return page.locator("#canvas canvas").first.screenshot()
+
+
+def wait_for_canvas_to_settle(page, before, polls=60):
+    """Wait until the canvas shows something other than ``before`` (a canvas_pixels PNG)
+    and holds still for two polls 250 ms apart. A progress overlay left on the canvas (its
+    timer ticking: the demo once left one up after an example had loaded) never holds
+    still, and a stroke drawn on it selects the page's text instead of painting."""
+    previous = before
+    for _ in range(polls):
+        page.wait_for_timeout(250)
+        now = canvas_pixels(page)
+        if now != before and now == previous:
+            return
+        previous = now
+    raise AssertionError("the canvas did not settle on the picked example within 15 s")
+
+
 def test_strokes_and_examples_update_the_output(page, tmp_path):
     page.wait_for_load_state("networkidle")               # a blank canvas may already show
     blank = output_source(page)                            # G's output on a loaded machine
     stroke(page, (0.3, 0.3), (0.7, 0.6))                 # on the blank canvas
     drawn = wait_for_new_output(page, blank)
+    before_example = canvas_pixels(page)
     page.locator("#examples img").first.click()          # an example from the val split
     example = wait_for_new_output(page, drawn)
+    wait_for_canvas_to_settle(page, before_example)      # the example, ready to paint on
     stroke(page, (0.35, 0.45), (0.65, 0.45))             # paint over the example
     wait_for_new_output(page, example)
     shot = tmp_path / "demo.png"

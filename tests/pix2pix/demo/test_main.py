@@ -22,7 +22,7 @@ def test_a_pretrained_name_brings_its_data_set_and_direction(name, dataroot, dir
 
 
 def test_given_options_and_other_names_are_left_alone():
-    opt, _, lines = options("--name", "map2sat_pretrained", "--dataroot", "my/maps",
-                            "--direction", "AtoB")
+    opt, _, _ = options("--name", "map2sat_pretrained", "--dataroot", "my/maps",
+                        "--direction", "AtoB")
     assert (opt.dataroot, opt.direction) == ("my/maps", "AtoB")
     assert options("--name", "facades_label2photo")[2] == []
