@@ -6,9 +6,11 @@ Rows, each the same pix2pix iteration (paper Sec. 3.3) on random images, one eff
 batch of --processes images: ours in one process with --processes BLAS threads and that
 batch; ours on --processes MPI ranks x batch 1 x 1 thread (--norm batch, then syncbatch);
 PyTorch's DistributedDataParallel (gloo) with the official port's networks on as many
-processes x batch 1 x 1 thread. Each run is its own set of processes; the rows alternate
-for --rounds rounds and report the medians (timings on a shared machine drift). Needs
-the distributed extra (mpiexec, mpi4py) and torch for the peer.
+processes x batch 1 x 1 thread, and PyTorch in one process with the first row's threads
+and batch (whether ranks beat threads depends on the machine, for both libraries). Each
+run is its own set of processes; the rows alternate for --rounds rounds and report the
+medians (timings on a shared machine drift). Needs the distributed extra (mpiexec,
+mpi4py) and torch for the peer.
 """
 import argparse
 import json
@@ -117,11 +119,15 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     n = args.processes
+    one_process = f"ours, 1 process x batch {n}, {n} threads"       # the base of "vs 1 process"
+    ddp = f"PyTorch DDP gloo, {n} x batch 1, 1 thread"               # the base of "vs DDP"
     rows = {  # name: (implementation, processes, batch per process, threads, norm)
-        f"ours, 1 process x batch {n}, {n} threads": ("ours", 1, n, n, "batch"),
+        one_process: ("ours", 1, n, n, "batch"),
         f"ours, {n} ranks x batch 1, 1 thread each": ("ours", n, 1, 1, "batch"),
         f"ours, {n} ranks, --norm syncbatch": ("ours", n, 1, 1, "syncbatch"),
-        f"PyTorch DDP gloo, {n} x batch 1, 1 thread": ("torch_ddp", n, 1, 1, "batch"),
+        ddp: ("torch_ddp", n, 1, 1, "batch"),
+        # The peer's own threads-or-ranks question on this machine.
+        f"PyTorch, 1 process x batch {n}, {n} threads": ("torch_ddp", 1, n, n, "batch"),
     }
     print(f"unet_{args.size}, ngf = ndf = {args.width}, effective batch {n}; median of "
           f"{args.repeat} iterations after {args.warmup}, {args.rounds} rounds alternating\n")
@@ -129,8 +135,7 @@ def main(argv=None):
     for _ in range(args.rounds):
         for name, (impl, procs, batch, threads, norm) in rows.items():
             times[name].append(spawn(impl, procs, batch, threads, args, norm))
-    peer = statistics.median(times[list(rows)[-1]])
-    single = statistics.median(times[list(rows)[0]])
+    peer, single = statistics.median(times[ddp]), statistics.median(times[one_process])
     print(f"{'configuration':<44}{'s/it':>7}{'images/s':>10}{'vs DDP':>8}{'vs 1 process':>14}")
     for name, seconds in times.items():
         t = statistics.median(seconds)

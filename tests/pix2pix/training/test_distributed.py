@@ -267,3 +267,18 @@ def test_a_resumed_rank_gets_its_own_saved_dropout_stream(tmp_path):
     saved = [np.random.default_rng([7, r]).bit_generator.state for r in range(2)]
     trainer._restore_dropout_stream({"dropout_rngs": saved})
     assert trainer.model.netG.dropout_generator.bit_generator.state == saved[1]
+
+
+@pytest.mark.needs_torch
+def test_the_benchmark_prints_every_row_with_a_time(capsys):
+    """The README's data-parallel table comes from this command: tiny nets, one round."""
+    pytest.importorskip("torch")
+    from pix2pix.benchmarks.data_parallel import main
+    assert main(["--size", "32", "--width", "4", "--repeat", "1", "--warmup", "0",
+                 "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("ours", "PyTorch"))]
+    assert [row.split(",")[0] for row in rows] == ["ours"] * 3 + ["PyTorch DDP gloo", "PyTorch"]
+    numbers = [[float(v) for v in row.split()[-4:]] for row in rows]  # s/it, images/s, ratios
+    assert all(seconds > 0 and images > 0 for seconds, images, _, _ in numbers)
+    assert numbers[3][2] == 1.0 and numbers[0][3] == 1.0  # DDP and our 1 process: the bases
