@@ -348,6 +348,10 @@ for n_ranks in (2, 8):
 # most of the speed-up; a GPU's step is far shorter, so GPUs need the faster links, or the
 # all-reduce takes longer than the step. The README's section "Training on several
 # processes or GPUs" turns this into the paper's schedule.
+#
+# On one machine the question is another: N ranks against one process whose BLAS already
+# uses the N cores. That section measures both, and PyTorch's DDP beside ours: on 2 idle
+# cores the threaded process wins for both libraries, on 2 busy cores the ranks do.
 
 # %%
 list_pictures()
