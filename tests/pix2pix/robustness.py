@@ -1,5 +1,6 @@
 """Helpers the robustness tests share (data, options, files, training, evaluation): a tiny
-training run, its checkpoint, a full disk, a child process to kill, hostile files.
+training run, its checkpoint, a full disk, a child process to kill, hostile files; and the
+trained workspace the test command's and the demo's tests run on.
 
 Not a test module: the test files import what they use from here; the fixtures
 (``no_loss_plots``, ``trained``) are in tests/pix2pix/conftest.py.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from pix2pix.data.synthetic import save_synthetic
 from pix2pix.training.loop import main
 from tests.paths import REPO
 
@@ -53,6 +55,17 @@ sys.exit(train.main(sys.argv[2:]))
 def train(checkpoints, *args, name="run", dataroot="synthetic"):
     return main([*TINY, "--dataroot", str(dataroot), "--checkpoints_dir", str(checkpoints),
                  "--name", name, *args])
+
+
+def trained_workspace(root, data_folder):
+    """A 3-iteration run (unet_32, the paper's dropout) in root/ck/run and 3 synthetic A|B
+    pairs in root/data_folder/val: what the test command and the demo are run on."""
+    code = main(["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32",
+                 "--load_size", "36", "--ngf", "4", "--ndf", "4", "--max_iters", "3",
+                 "--checkpoints_dir", str(root / "ck"), "--name", "run", "--no_progress"])
+    assert code == 0
+    save_synthetic(root / data_folder / "val", n=3, size=32, seed=1)
+    return root
 
 
 def log_iters(run_dir):

@@ -6,19 +6,12 @@ import socket
 
 import pytest
 
-from pix2pix.data.synthetic import save_synthetic
-from pix2pix.training.loop import main as train_main
+from tests.pix2pix.robustness import trained_workspace
 
 
 @pytest.fixture(scope="package")
 def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    code = train_main(["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32",
-                       "--load_size", "36", "--ngf", "4", "--ndf", "4", "--max_iters", "3",
-                       "--checkpoints_dir", str(root / "ck"), "--name", "run", "--no_progress"])
-    assert code == 0
-    save_synthetic(root / "facades" / "val", n=3, size=32, seed=1)
-    return root
+    return trained_workspace(tmp_path_factory.mktemp("demo"), "facades")
 
 
 @pytest.fixture(scope="package")

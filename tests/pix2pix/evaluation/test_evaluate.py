@@ -12,20 +12,14 @@ import pix2pix.evaluation.evaluate as evaluate
 from pix2pix.data.synthetic import make_ab_image, save_synthetic
 from pix2pix.models import define_G
 from pix2pix.models.pix2pix_model import Pix2Pix, paper_inference
-from pix2pix.training.loop import main as train_main
 from tests.paths import FIXTURES
+from tests.pix2pix.robustness import trained_workspace
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     """A 3-iteration run (unet_32 with the paper's dropout) and a val folder of 3 pairs."""
-    root = tmp_path_factory.mktemp("evaluate")
-    code = train_main(["--dataroot", "synthetic", "--netG", "unet_32", "--crop_size", "32",
-                       "--load_size", "36", "--ngf", "4", "--ndf", "4", "--max_iters", "3",
-                       "--checkpoints_dir", str(root / "ck"), "--name", "run", "--no_progress"])
-    assert code == 0
-    save_synthetic(root / "data" / "val", n=3, size=32, seed=1)
-    return root
+    return trained_workspace(tmp_path_factory.mktemp("evaluate"), "data")
 
 
 def run_test(workspace, results, *args):
